@@ -1,0 +1,296 @@
+package lowbit.tensor.simd.panama;
+
+import static lowbit.tensor.simd.ScalarFloatKernels.F32_LE;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import lowbit.tensor.simd.FloatKernels;
+
+/**
+ * Vector API float kernels. Sums use four independent accumulators (to hide FMA/add latency) and a scalar tail;
+ * ranges shorter than two vectors go straight to the scalar loop.
+ */
+final class PanamaFloatKernels implements FloatKernels {
+    private static final VectorSpecies<Float> F = Species.F;
+    private static final int L = F.length();
+    private static final boolean FMA = Species.FMA;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private static FloatVector mulAdd(FloatVector a, FloatVector b, FloatVector acc) {
+        return FMA ? a.fma(b, acc) : a.mul(b).add(acc);
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        int i = 0;
+        float s = 0f;
+        if (n >= 2 * L) {
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+            int bound4 = n - n % (4 * L);
+            for (; i < bound4; i += 4 * L) {
+                s0 = mulAdd(FloatVector.fromArray(F, a, aOff + i), FloatVector.fromArray(F, b, bOff + i), s0);
+                s1 = mulAdd(FloatVector.fromArray(F, a, aOff + i + L), FloatVector.fromArray(F, b, bOff + i + L), s1);
+                s2 = mulAdd(FloatVector.fromArray(F, a, aOff + i + 2 * L), FloatVector.fromArray(F, b, bOff + i + 2 * L), s2);
+                s3 = mulAdd(FloatVector.fromArray(F, a, aOff + i + 3 * L), FloatVector.fromArray(F, b, bOff + i + 3 * L), s3);
+            }
+            int bound = F.loopBound(n);
+            for (; i < bound; i += L) {
+                s0 = mulAdd(FloatVector.fromArray(F, a, aOff + i), FloatVector.fromArray(F, b, bOff + i), s0);
+            }
+            s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            s += a[aOff + i] * b[bOff + i];
+        }
+        return s;
+    }
+
+    @Override
+    public void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        int i = 0;
+        FloatVector va = FloatVector.broadcast(F, alpha);
+        for (int bound = F.loopBound(n); i < bound; i += L) {
+            FloatVector vy = FloatVector.fromArray(F, y, yOff + i);
+            mulAdd(FloatVector.fromArray(F, x, xOff + i), va, vy).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] += alpha * x[xOff + i];
+        }
+    }
+
+    @Override
+    public void scale(float alpha, float[] x, int off, int n) {
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += L) {
+            FloatVector.fromArray(F, x, off + i).mul(alpha).intoArray(x, off + i);
+        }
+        for (; i < n; i++) {
+            x[off + i] *= alpha;
+        }
+    }
+
+    @Override
+    public float sum(float[] x, int off, int n) {
+        int i = 0;
+        float s = 0f;
+        if (n >= 2 * L) {
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+            int bound4 = n - n % (4 * L);
+            for (; i < bound4; i += 4 * L) {
+                s0 = s0.add(FloatVector.fromArray(F, x, off + i));
+                s1 = s1.add(FloatVector.fromArray(F, x, off + i + L));
+                s2 = s2.add(FloatVector.fromArray(F, x, off + i + 2 * L));
+                s3 = s3.add(FloatVector.fromArray(F, x, off + i + 3 * L));
+            }
+            for (int bound = F.loopBound(n); i < bound; i += L) {
+                s0 = s0.add(FloatVector.fromArray(F, x, off + i));
+            }
+            s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            s += x[off + i];
+        }
+        return s;
+    }
+
+    @Override
+    public float sumOfSquares(float[] x, int off, int n) {
+        return dot(x, off, x, off, n);
+    }
+
+    @Override
+    public float maxAbs(float[] x, int off, int n) {
+        int i = 0;
+        float m = 0f;
+        if (n >= 2 * L) {
+            FloatVector m0 = FloatVector.zero(F), m1 = m0;
+            int bound2 = n - n % (2 * L);
+            for (; i < bound2; i += 2 * L) {
+                m0 = m0.max(FloatVector.fromArray(F, x, off + i).abs());
+                m1 = m1.max(FloatVector.fromArray(F, x, off + i + L).abs());
+            }
+            for (int bound = F.loopBound(n); i < bound; i += L) {
+                m0 = m0.max(FloatVector.fromArray(F, x, off + i).abs());
+            }
+            m = m0.max(m1).reduceLanes(VectorOperators.MAX);
+        }
+        for (; i < n; i++) {
+            m = Math.max(m, Math.abs(x[off + i]));
+        }
+        return m;
+    }
+
+    @Override
+    public float min(float[] x, int off, int n) {
+        int i = 0;
+        float m = Float.POSITIVE_INFINITY;
+        if (n >= L) {
+            FloatVector m0 = FloatVector.broadcast(F, Float.POSITIVE_INFINITY);
+            for (int bound = F.loopBound(n); i < bound; i += L) {
+                m0 = m0.min(FloatVector.fromArray(F, x, off + i));
+            }
+            m = m0.reduceLanes(VectorOperators.MIN);
+        }
+        for (; i < n; i++) {
+            m = Math.min(m, x[off + i]);
+        }
+        return m;
+    }
+
+    @Override
+    public float max(float[] x, int off, int n) {
+        int i = 0;
+        float m = Float.NEGATIVE_INFINITY;
+        if (n >= L) {
+            FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+            for (int bound = F.loopBound(n); i < bound; i += L) {
+                m0 = m0.max(FloatVector.fromArray(F, x, off + i));
+            }
+            m = m0.reduceLanes(VectorOperators.MAX);
+        }
+        for (; i < n; i++) {
+            m = Math.max(m, x[off + i]);
+        }
+        return m;
+    }
+
+    // ---- segments: the same loops over little-endian F32 memory; offsets in elements ----
+
+    private static FloatVector load(MemorySegment s, long index) {
+        return FloatVector.fromMemorySegment(F, s, index * Float.BYTES, LE);
+    }
+
+    private static long loopBound(long n) {
+        return n - (n & (L - 1));
+    }
+
+    @Override
+    public float dot(MemorySegment a, long aOff, MemorySegment b, long bOff, long n) {
+        long i = 0;
+        float s = 0f;
+        if (n >= 2 * L) {
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+            long bound4 = n - n % (4 * L);
+            for (; i < bound4; i += 4 * L) {
+                s0 = mulAdd(load(a, aOff + i), load(b, bOff + i), s0);
+                s1 = mulAdd(load(a, aOff + i + L), load(b, bOff + i + L), s1);
+                s2 = mulAdd(load(a, aOff + i + 2 * L), load(b, bOff + i + 2 * L), s2);
+                s3 = mulAdd(load(a, aOff + i + 3 * L), load(b, bOff + i + 3 * L), s3);
+            }
+            for (long bound = loopBound(n); i < bound; i += L) {
+                s0 = mulAdd(load(a, aOff + i), load(b, bOff + i), s0);
+            }
+            s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            s += a.getAtIndex(F32_LE, aOff + i) * b.getAtIndex(F32_LE, bOff + i);
+        }
+        return s;
+    }
+
+    @Override
+    public void axpy(float alpha, MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
+        long i = 0;
+        FloatVector va = FloatVector.broadcast(F, alpha);
+        for (long bound = loopBound(n); i < bound; i += L) {
+            mulAdd(load(x, xOff + i), va, load(y, yOff + i)).intoMemorySegment(y, (yOff + i) * Float.BYTES, LE);
+        }
+        for (; i < n; i++) {
+            y.setAtIndex(F32_LE, yOff + i, y.getAtIndex(F32_LE, yOff + i) + alpha * x.getAtIndex(F32_LE, xOff + i));
+        }
+    }
+
+    @Override
+    public void scale(float alpha, MemorySegment x, long off, long n) {
+        long i = 0;
+        for (long bound = loopBound(n); i < bound; i += L) {
+            load(x, off + i).mul(alpha).intoMemorySegment(x, (off + i) * Float.BYTES, LE);
+        }
+        for (; i < n; i++) {
+            x.setAtIndex(F32_LE, off + i, x.getAtIndex(F32_LE, off + i) * alpha);
+        }
+    }
+
+    @Override
+    public float sum(MemorySegment x, long off, long n) {
+        long i = 0;
+        float s = 0f;
+        if (n >= 2 * L) {
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+            long bound4 = n - n % (4 * L);
+            for (; i < bound4; i += 4 * L) {
+                s0 = s0.add(load(x, off + i));
+                s1 = s1.add(load(x, off + i + L));
+                s2 = s2.add(load(x, off + i + 2 * L));
+                s3 = s3.add(load(x, off + i + 3 * L));
+            }
+            for (long bound = loopBound(n); i < bound; i += L) {
+                s0 = s0.add(load(x, off + i));
+            }
+            s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            s += x.getAtIndex(F32_LE, off + i);
+        }
+        return s;
+    }
+
+    @Override
+    public float sumOfSquares(MemorySegment x, long off, long n) {
+        return dot(x, off, x, off, n);
+    }
+
+    @Override
+    public float maxAbs(MemorySegment x, long off, long n) {
+        long i = 0;
+        float m = 0f;
+        if (n >= L) {
+            FloatVector m0 = FloatVector.zero(F);
+            for (long bound = loopBound(n); i < bound; i += L) {
+                m0 = m0.max(load(x, off + i).abs());
+            }
+            m = m0.reduceLanes(VectorOperators.MAX);
+        }
+        for (; i < n; i++) {
+            m = Math.max(m, Math.abs(x.getAtIndex(F32_LE, off + i)));
+        }
+        return m;
+    }
+
+    @Override
+    public float min(MemorySegment x, long off, long n) {
+        long i = 0;
+        float m = Float.POSITIVE_INFINITY;
+        if (n >= L) {
+            FloatVector m0 = FloatVector.broadcast(F, Float.POSITIVE_INFINITY);
+            for (long bound = loopBound(n); i < bound; i += L) {
+                m0 = m0.min(load(x, off + i));
+            }
+            m = m0.reduceLanes(VectorOperators.MIN);
+        }
+        for (; i < n; i++) {
+            m = Math.min(m, x.getAtIndex(F32_LE, off + i));
+        }
+        return m;
+    }
+
+    @Override
+    public float max(MemorySegment x, long off, long n) {
+        long i = 0;
+        float m = Float.NEGATIVE_INFINITY;
+        if (n >= L) {
+            FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+            for (long bound = loopBound(n); i < bound; i += L) {
+                m0 = m0.max(load(x, off + i));
+            }
+            m = m0.reduceLanes(VectorOperators.MAX);
+        }
+        for (; i < n; i++) {
+            m = Math.max(m, x.getAtIndex(F32_LE, off + i));
+        }
+        return m;
+    }
+}

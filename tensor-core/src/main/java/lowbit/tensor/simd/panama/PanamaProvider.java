@@ -1,0 +1,43 @@
+package lowbit.tensor.simd.panama;
+
+import lowbit.tensor.simd.FloatKernels;
+import lowbit.tensor.simd.VectorizationProvider;
+
+/**
+ * The Vector API implementation. Instantiated reflectively by {@link VectorizationProvider} only when
+ * {@code jdk.incubator.vector} is present; its constructor refuses (with a reason) when vectors would not help.
+ */
+public final class PanamaProvider extends VectorizationProvider {
+    private final FloatKernels floats;
+
+    /**
+     * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
+     */
+    public PanamaProvider(int requestedBits) {
+        if (requestedBits == 0 && Species.PREFERRED_BITS < 128) {
+            throw new UnsupportedOperationException(
+                    "the preferred vector size is " + Species.PREFERRED_BITS + " bits, below the 128 that SIMD kernels need");
+        }
+        if (Species.BITS > Species.PREFERRED_BITS) {
+            System.getLogger("lowbit.tensor.simd").log(System.Logger.Level.WARNING,
+                    "lowbit: " + Species.BITS + "-bit vectors were requested but the hardware prefers "
+                            + Species.PREFERRED_BITS + "; they will be emulated (correct but slow)");
+        }
+        this.floats = new PanamaFloatKernels();
+    }
+
+    @Override
+    public String name() {
+        return "panama";
+    }
+
+    @Override
+    public int vectorBitSize() {
+        return Species.BITS;
+    }
+
+    @Override
+    public FloatKernels floats() {
+        return floats;
+    }
+}

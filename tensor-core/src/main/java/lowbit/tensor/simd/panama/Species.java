@@ -1,0 +1,50 @@
+package lowbit.tensor.simd.panama;
+
+import java.lang.management.ManagementFactory;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The vector species every panama kernel uses, fixed once per JVM as static finals (so C2 folds them to constants).
+ * The width is {@code -Dlowbit.vector.bits} when set, else the machine's preferred width. Loaded only by
+ * {@link PanamaProvider}, after it has checked that the module is present.
+ */
+public final class Species {
+    private Species() {
+    }
+
+    /** Vector width in bits. */
+    public static final int BITS = chooseBits();
+    /** Hardware's preferred width in bits. */
+    public static final int PREFERRED_BITS = VectorShape.preferredShape().vectorBitSize();
+
+    private static final VectorShape SHAPE = VectorShape.forBitSize(BITS);
+    /** Floats at the chosen width. */
+    public static final VectorSpecies<Float> F = VectorSpecies.of(float.class, SHAPE);
+    /** Ints at the chosen width. */
+    public static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, SHAPE);
+    /** Shorts at the chosen width. */
+    public static final VectorSpecies<Short> S = VectorSpecies.of(short.class, SHAPE);
+    /** Bytes at the chosen width. */
+    public static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, SHAPE);
+
+    /** Whether fused multiply-add is fast here (HotSpot's UseFMA); without it FloatVector.fma is emulated and slow. */
+    public static final boolean FMA = hasFastFma();
+
+    private static int chooseBits() {
+        String s = System.getProperty("lowbit.vector.bits");
+        if (s != null && !s.isBlank()) {
+            return Integer.parseInt(s.trim()); // validated by VectorizationProvider before this class loads
+        }
+        return VectorShape.preferredShape().vectorBitSize();
+    }
+
+    private static boolean hasFastFma() {
+        try {
+            var bean = ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+            return bean == null || Boolean.parseBoolean(bean.getVMOption("UseFMA").getValue());
+        } catch (RuntimeException | LinkageError e) {
+            return true;
+        }
+    }
+}
