@@ -52,6 +52,9 @@ public abstract class VectorizationProvider {
     /** The float-array and float-segment kernels (dot, axpy, scale, reductions). */
     public abstract FloatKernels floats();
 
+    /** The packed n-bit integer kernels (bulk pack and unpack of 1..8-bit codes). */
+    public abstract PackKernels packing();
+
     @Override
     public String toString() {
         return vectorBitSize() == 0 ? name() : name() + " (" + vectorBitSize() + "-bit vectors)";
@@ -136,6 +139,7 @@ public abstract class VectorizationProvider {
     /** The fallback: plain Java loops. */
     static final class ScalarProvider extends VectorizationProvider {
         private final FloatKernels floats = new ScalarFloatKernels();
+        private final PackKernels packing = new ScalarPackKernels();
 
         @Override
         public String name() {
@@ -150,6 +154,11 @@ public abstract class VectorizationProvider {
         @Override
         public FloatKernels floats() {
             return floats;
+        }
+
+        @Override
+        public PackKernels packing() {
+            return packing;
         }
     }
 }
