@@ -107,9 +107,7 @@ public final class Tensor {
         }
         checkLength(codes.length, shape);
         Tensor t = new Tensor(dtype, shape, heap(dtype.byteSize(shape.numel())));
-        for (int i = 0; i < codes.length; i++) {
-            t.setInt(i, codes[i]);
-        }
+        PackedInts.pack(codes, 0, codes.length, dtype.bits(), dtype.isSigned(), t.data, 0);
         return t;
     }
 
@@ -257,9 +255,7 @@ public final class Tensor {
     public int[] toIntArray() {
         requireInteger("toIntArray");
         int[] out = new int[arrayLength()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = PackedInts.get(data, i, dtype.bits(), dtype.isSigned());
-        }
+        PackedInts.unpack(data, 0, dtype.bits(), dtype.isSigned(), out, 0, out.length);
         return out;
     }
 

@@ -103,7 +103,7 @@ class TensorTest {
         assertThatThrownBy(() -> Tensor.ofFloats(new float[5], 2, 3)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("5").hasMessageContaining("[2, 3]");
         assertThatThrownBy(() -> Tensor.ofCodes(DType.U3, new int[] {0, 8}, Shape.of(2)))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("element 1").hasMessageContaining("8");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("index 1").hasMessageContaining("8");
         assertThatThrownBy(() -> Tensor.ofCodes(DType.I2, new int[] {-3}, Shape.of(1)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("-3");
         assertThatThrownBy(() -> Tensor.ofCodes(DType.F32, new int[1], Shape.of(1))).isInstanceOf(IllegalArgumentException.class);
