@@ -55,6 +55,9 @@ public abstract class VectorizationProvider {
     /** The packed n-bit integer kernels (bulk pack and unpack of 1..8-bit codes). */
     public abstract PackKernels packing();
 
+    /** The ggml block-format kernels (Q4_0/Q8_0 encoders, integer dot products). */
+    public abstract GgmlKernels ggml();
+
     @Override
     public String toString() {
         return vectorBitSize() == 0 ? name() : name() + " (" + vectorBitSize() + "-bit vectors)";
@@ -140,6 +143,7 @@ public abstract class VectorizationProvider {
     static final class ScalarProvider extends VectorizationProvider {
         private final FloatKernels floats = new ScalarFloatKernels();
         private final PackKernels packing = new ScalarPackKernels();
+        private final GgmlKernels ggml = new ScalarGgmlKernels();
 
         @Override
         public String name() {
@@ -159,6 +163,11 @@ public abstract class VectorizationProvider {
         @Override
         public PackKernels packing() {
             return packing;
+        }
+
+        @Override
+        public GgmlKernels ggml() {
+            return ggml;
         }
     }
 }

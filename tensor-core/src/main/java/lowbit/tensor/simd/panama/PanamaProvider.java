@@ -2,6 +2,7 @@ package lowbit.tensor.simd.panama;
 
 import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.PackKernels;
+import lowbit.tensor.simd.GgmlKernels;
 import lowbit.tensor.simd.VectorizationProvider;
 
 /**
@@ -11,6 +12,7 @@ import lowbit.tensor.simd.VectorizationProvider;
 public final class PanamaProvider extends VectorizationProvider {
     private final FloatKernels floats;
     private final PackKernels packing;
+    private final GgmlKernels ggml;
 
     /**
      * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
@@ -27,6 +29,7 @@ public final class PanamaProvider extends VectorizationProvider {
         }
         this.floats = new PanamaFloatKernels();
         this.packing = new PanamaPackKernels();
+        this.ggml = new PanamaGgmlKernels();
     }
 
     @Override
@@ -47,5 +50,10 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public PackKernels packing() {
         return packing;
+    }
+
+    @Override
+    public GgmlKernels ggml() {
+        return ggml;
     }
 }
