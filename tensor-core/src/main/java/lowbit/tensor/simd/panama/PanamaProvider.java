@@ -1,6 +1,7 @@
 package lowbit.tensor.simd.panama;
 
 import lowbit.tensor.simd.FloatKernels;
+import lowbit.tensor.simd.HalfKernels;
 import lowbit.tensor.simd.VectorizationProvider;
 
 /**
@@ -9,6 +10,7 @@ import lowbit.tensor.simd.VectorizationProvider;
  */
 public final class PanamaProvider extends VectorizationProvider {
     private final FloatKernels floats;
+    private final HalfKernels halves;
 
     /**
      * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
@@ -24,6 +26,7 @@ public final class PanamaProvider extends VectorizationProvider {
                             + Species.PREFERRED_BITS + "; they will be emulated (correct but slow)");
         }
         this.floats = new PanamaFloatKernels();
+        this.halves = new PanamaHalfKernels();
     }
 
     @Override
@@ -39,5 +42,10 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public FloatKernels floats() {
         return floats;
+    }
+
+    @Override
+    public HalfKernels halves() {
+        return halves;
     }
 }
