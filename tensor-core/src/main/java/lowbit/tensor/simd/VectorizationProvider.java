@@ -58,6 +58,9 @@ public abstract class VectorizationProvider {
     /** The ggml block-format kernels (Q4_0/Q8_0 encoders, integer dot products). */
     public abstract GgmlKernels ggml();
 
+    /** The F16/BF16 &harr; F32 storage conversions. */
+    public abstract HalfKernels halves();
+
     @Override
     public String toString() {
         return vectorBitSize() == 0 ? name() : name() + " (" + vectorBitSize() + "-bit vectors)";
@@ -144,6 +147,7 @@ public abstract class VectorizationProvider {
         private final FloatKernels floats = new ScalarFloatKernels();
         private final PackKernels packing = new ScalarPackKernels();
         private final GgmlKernels ggml = new ScalarGgmlKernels();
+        private final HalfKernels halves = new ScalarHalfKernels();
 
         @Override
         public String name() {
@@ -168,6 +172,11 @@ public abstract class VectorizationProvider {
         @Override
         public GgmlKernels ggml() {
             return ggml;
+        }
+
+        @Override
+        public HalfKernels halves() {
+            return halves;
         }
     }
 }

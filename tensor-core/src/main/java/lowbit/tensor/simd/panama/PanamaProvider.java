@@ -3,6 +3,7 @@ package lowbit.tensor.simd.panama;
 import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.PackKernels;
 import lowbit.tensor.simd.GgmlKernels;
+import lowbit.tensor.simd.HalfKernels;
 import lowbit.tensor.simd.VectorizationProvider;
 
 /**
@@ -13,6 +14,7 @@ public final class PanamaProvider extends VectorizationProvider {
     private final FloatKernels floats;
     private final PackKernels packing;
     private final GgmlKernels ggml;
+    private final HalfKernels halves;
 
     /**
      * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
@@ -30,6 +32,7 @@ public final class PanamaProvider extends VectorizationProvider {
         this.floats = new PanamaFloatKernels();
         this.packing = new PanamaPackKernels();
         this.ggml = new PanamaGgmlKernels();
+        this.halves = new PanamaHalfKernels();
     }
 
     @Override
@@ -55,5 +58,10 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public GgmlKernels ggml() {
         return ggml;
+    }
+
+    @Override
+    public HalfKernels halves() {
+        return halves;
     }
 }
