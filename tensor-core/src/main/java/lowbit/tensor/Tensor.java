@@ -89,8 +89,10 @@ public final class Tensor {
         }
         checkLength(values.length, shape);
         Tensor t = new Tensor(dtype, shape, heap(dtype.byteSize(shape.numel())));
-        for (int i = 0; i < values.length; i++) {
-            t.setFloat(i, values[i]);
+        switch (dtype) {
+            case F32 -> MemorySegment.copy(values, 0, t.data, F32, 0, values.length);
+            case F16 -> Fp16.fromFloats(values, 0, t.data, 0, values.length);
+            default -> Bf16.fromFloats(values, 0, t.data, 0, values.length);
         }
         return t;
     }
@@ -180,8 +182,8 @@ public final class Tensor {
         Objects.checkIndex(flatIndex, numel());
         return switch (dtype) {
             case F32 -> data.getAtIndex(F32, flatIndex);
-            case F16 -> Float.float16ToFloat(data.getAtIndex(I16, flatIndex));
-            case BF16 -> Float.intBitsToFloat(data.getAtIndex(I16, flatIndex) << 16);
+            case F16 -> Fp16.toFloat(data.getAtIndex(I16, flatIndex));
+            case BF16 -> Bf16.toFloat(data.getAtIndex(I16, flatIndex));
             default -> throw new UnsupportedOperationException(dtype + " is an integer dtype: use getInt");
         };
     }
@@ -208,8 +210,8 @@ public final class Tensor {
         requireWritable();
         switch (dtype) {
             case F32 -> data.setAtIndex(F32, flatIndex, value);
-            case F16 -> data.setAtIndex(I16, flatIndex, Float.floatToFloat16(value));
-            case BF16 -> data.setAtIndex(I16, flatIndex, toBf16(value));
+            case F16 -> data.setAtIndex(I16, flatIndex, Fp16.fromFloat(value));
+            case BF16 -> data.setAtIndex(I16, flatIndex, Bf16.fromFloat(value));
             default -> throw new UnsupportedOperationException(dtype + " is an integer dtype: use setInt");
         }
     }
@@ -241,8 +243,10 @@ public final class Tensor {
             throw new UnsupportedOperationException(dtype + " is an integer dtype: use toIntArray");
         }
         float[] out = new float[arrayLength()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = getFloat(i);
+        switch (dtype) {
+            case F32 -> MemorySegment.copy(data, F32, 0, out, 0, out.length);
+            case F16 -> Fp16.toFloats(data, 0, out, 0, out.length);
+            default -> Bf16.toFloats(data, 0, out, 0, out.length);
         }
         return out;
     }
@@ -341,14 +345,6 @@ public final class Tensor {
         if (data.isReadOnly()) {
             throw new UnsupportedOperationException("tensor storage is read-only: " + this);
         }
-    }
-
-    private static short toBf16(float f) {
-        int b = Float.floatToRawIntBits(f);
-        if (Float.isNaN(f)) {
-            return (short) ((b >>> 16) | 0x40);
-        }
-        return (short) ((b + 0x7FFF + ((b >>> 16) & 1)) >>> 16);
     }
 
     private static MemorySegment heap(long bytes) {
