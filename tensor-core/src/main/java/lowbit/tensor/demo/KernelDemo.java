@@ -1,11 +1,18 @@
 package lowbit.tensor.demo;
 
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Random;
+import java.util.function.BooleanSupplier;
 import java.util.function.DoubleSupplier;
+import lowbit.tensor.PackedInts;
 import lowbit.tensor.parallel.Parallel;
 import lowbit.tensor.simd.FloatKernels;
+import lowbit.tensor.simd.HalfKernels;
+import lowbit.tensor.simd.PackKernels;
 import lowbit.tensor.simd.ScalarFloatKernels;
+import lowbit.tensor.simd.ScalarHalfKernels;
+import lowbit.tensor.simd.ScalarPackKernels;
 import lowbit.tensor.simd.VectorizationProvider;
 
 /**
@@ -33,6 +40,8 @@ public final class KernelDemo {
         System.out.println();
         System.out.printf(Locale.ROOT, "%-28s %-44s %12s %12s %8s%n", "kernel", "agreement with scalar twin", "simd", "scalar", "ratio");
         floatKernels(p.floats(), new ScalarFloatKernels());
+        halfKernels(p.halves(), new ScalarHalfKernels());
+        packKernels(p.packing(), new ScalarPackKernels());
         System.out.println();
         System.out.println(failed ? "SOME KERNELS DISAGREE WITH THEIR SCALAR TWIN" : "all kernels agree with their scalar twins");
         if (failed) {
@@ -52,6 +61,50 @@ public final class KernelDemo {
             compare("maxAbs n=" + n, () -> k.maxAbs(a, 0, n), () -> ref.maxAbs(a, 0, n), 0);
             compare("min n=" + n, () -> k.min(a, 0, n), () -> ref.min(a, 0, n), 0);
         }
+    }
+
+    private static void halfKernels(HalfKernels k, HalfKernels ref) {
+        int n = 1 << 16;
+        float[] x = randomFloats(n);
+        short[] h1 = new short[n], h2 = new short[n];
+        float[] f1 = new float[n], f2 = new float[n];
+        compareExact("f32->f16 n=" + n, () -> k.f32ToF16(x, 0, h1, 0, n), () -> ref.f32ToF16(x, 0, h2, 0, n),
+                () -> Arrays.equals(h1, h2));
+        compareExact("f16->f32 n=" + n, () -> k.f16ToF32(h1, 0, f1, 0, n), () -> ref.f16ToF32(h1, 0, f2, 0, n),
+                () -> Arrays.equals(f1, f2));
+        compareExact("f32->bf16 n=" + n, () -> k.f32ToBf16(x, 0, h1, 0, n), () -> ref.f32ToBf16(x, 0, h2, 0, n),
+                () -> Arrays.equals(h1, h2));
+        compareExact("bf16->f32 n=" + n, () -> k.bf16ToF32(h1, 0, f1, 0, n), () -> ref.bf16ToF32(h1, 0, f2, 0, n),
+                () -> Arrays.equals(f1, f2));
+    }
+
+    private static void packKernels(PackKernels k, PackKernels ref) {
+        int n = 1 << 16;
+        for (int bits : new int[] {2, 4, 8}) { // the widths with SIMD paths; 3, 5, 6, 7 run the scalar code in both
+            byte[] packed = new byte[(int) PackedInts.byteSize(n, bits)];
+            RANDOM.nextBytes(packed);
+            int[] c1 = new int[n], c2 = new int[n];
+            compareExact("unpack " + bits + "-bit n=" + n, () -> k.unpack(packed, 0, bits, true, c1, 0, n),
+                    () -> ref.unpack(packed, 0, bits, true, c2, 0, n), () -> Arrays.equals(c1, c2));
+        }
+    }
+
+    /** Runs both once, checks that their outputs are identical, and prints the two times. */
+    static void compareExact(String name, Runnable simd, Runnable scalar, BooleanSupplier same) {
+        simd.run();
+        scalar.run();
+        boolean ok = same.getAsBoolean();
+        failed |= !ok;
+        double ts = time(() -> {
+            simd.run();
+            return 0;
+        });
+        double tr = time(() -> {
+            scalar.run();
+            return 0;
+        });
+        System.out.printf(Locale.ROOT, "%-28s %-44s %12s %12s %7.1fx%n", name, ok ? "bit-identical ok" : "DIFFERENT: FAIL",
+                fmt(ts), fmt(tr), tr / ts);
     }
 
     /** Checks |simd − scalar| ≤ bound and prints the two times. */

@@ -26,8 +26,8 @@ import lowbit.tensor.simd.ScalarPackKernels;
  *       lanes and its high half to the rest (a blend), then the same shifts.</li>
  *   <li>8-bit codes when a vector has at least 8 lanes: a byte vector widened with B2I.</li>
  * </ul>
- * Signed codes are shifted left so that the code's top bit becomes bit 31, then arithmetically right by
- * {@code 32 − n}. Packing runs the other way: mask, shift left by {@code n·lane}, OR-reduce the lanes into an int (or
+ * Codes are shifted left so that the code's top bit becomes bit 31, then arithmetically right by
+ * {@code 32 − n}, then masked to {@code n} bits if unsigned. Packing runs the other way: mask, shift left by {@code n·lane}, OR-reduce the lanes into an int (or
  * two halves into a long), and store whole 64-bit words; 8-bit codes narrow with I2B.
  *
  * <p>Byte arrays are viewed as heap segments, so both forms share one implementation.
@@ -104,14 +104,41 @@ final class PanamaPackKernels implements PackKernels {
         SCALAR.unpack(src, first, bits, signed, dst, dstOff, head);
         long byteOff = (first + head) * bits >>> 3;
         int vecs = readableVectors(src.byteSize() - byteOff, count - head, bits);
-        IntVector shift = IntVector.fromArray(I, signed ? UP[bits] : SHIFT[bits], 0);
-        VectorMask<Integer> high = VectorMask.fromArray(I, HIGH_HALF, 0);
+        int keep = keepMask(bits, signed);
         int o = dstOff + head;
-        for (int j = 0; j < vecs; j++, o += L) {
-            codes(src, byteOff, j, bits, signed, shift, high).intoArray(dst, o);
+        // One loop method per way of loading, chosen before the loop, so each compiles with its own profile: with the
+        // loops inlined in one method, whichever width came third after two others ran at 1/3 to 1/10 of its speed
+        // (measured: deoptimization and recompilation left its vectors boxed).
+        if (bits == 8 && L >= 8) {
+            unpackBytes(src, byteOff, vecs, keep, dst, o);
+        } else if (bits * L <= 32) {
+            unpackFromInts(src, byteOff, vecs, bits, keep, dst, o);
+        } else {
+            unpackFromLongs(src, byteOff, vecs, bits, keep, dst, o);
         }
         int done = head + vecs * L;
         SCALAR.unpack(src, first + done, bits, signed, dst, dstOff + done, count - done);
+    }
+
+    private static void unpackBytes(MemorySegment src, long byteOff, int vecs, int keep, int[] dst, int o) {
+        for (int j = 0; j < vecs; j++, o += L) {
+            bytesAsInts(src, byteOff, j).and(keep).intoArray(dst, o);
+        }
+    }
+
+    private static void unpackFromInts(MemorySegment src, long byteOff, int vecs, int bits, int keep, int[] dst, int o) {
+        IntVector up = IntVector.fromArray(I, UP[bits], 0);
+        for (int j = 0; j < vecs; j++, o += L) {
+            extract(fromInt(src, byteOff, j, bits), up, bits, keep).intoArray(dst, o);
+        }
+    }
+
+    private static void unpackFromLongs(MemorySegment src, long byteOff, int vecs, int bits, int keep, int[] dst, int o) {
+        IntVector up = IntVector.fromArray(I, UP[bits], 0);
+        VectorMask<Integer> high = VectorMask.fromArray(I, HIGH_HALF, 0);
+        for (int j = 0; j < vecs; j++, o += L) {
+            extract(fromLong(src, byteOff, j, bits, high), up, bits, keep).intoArray(dst, o);
+        }
     }
 
     @Override
@@ -134,50 +161,81 @@ final class PanamaPackKernels implements PackKernels {
         SCALAR.unpackToBytes(src, first, bits, signed, dst, dstOff, head);
         long byteOff = (first + head) * bits >>> 3;
         int vecs = readableVectors(src.byteSize() - byteOff, count - head, bits);
-        IntVector shift = IntVector.fromArray(I, signed ? UP[bits] : SHIFT[bits], 0);
-        VectorMask<Integer> high = VectorMask.fromArray(I, HIGH_HALF, 0);
+        int keep = keepMask(bits, signed);
         int o = dstOff + head;
-        if (BQ != null) {
-            for (int j = 0; j < vecs; j++, o += L) {
-                codes(src, byteOff, j, bits, signed, shift, high)
-                        .convertShape(VectorOperators.I2B, BQ, 0).reinterpretAsBytes().intoArray(dst, o);
-            }
-        } else { // 128 bits: two 4-lane int vectors narrow into the two halves of one 8-byte vector
+        if (BQ == null) { // 128 bits: pairs of vectors
             vecs &= ~1;
-            for (int j = 0; j < vecs; j += 2, o += 2 * L) {
-                ByteVector lo = codes(src, byteOff, j, bits, signed, shift, high)
-                        .convertShape(VectorOperators.I2B, B64, 0).reinterpretAsBytes();
-                ByteVector hi = codes(src, byteOff, j + 1, bits, signed, shift, high)
-                        .convertShape(VectorOperators.I2B, B64, -1).reinterpretAsBytes();
-                lo.or(hi).intoArray(dst, o);
-            }
+            unpackBytesPairsFromInts(src, byteOff, vecs, bits, keep, dst, o);
+        } else if (bits * L <= 32) { // one loop method per load path, as in unpack
+            unpackBytesFromInts(src, byteOff, vecs, bits, keep, dst, o);
+        } else {
+            unpackBytesFromLongs(src, byteOff, vecs, bits, keep, dst, o);
         }
         int done = head + vecs * L;
         SCALAR.unpackToBytes(src, first + done, bits, signed, dst, dstOff + done, count - done);
     }
 
-    /**
-     * Codes {@code j·L .. j·L + L − 1} of the body that starts at byte {@code byteOff}, extracted and (if signed)
-     * sign-extended. {@code shift} is SHIFT[bits] for unsigned codes and UP[bits] for signed ones.
-     */
-    private static IntVector codes(MemorySegment src, long byteOff, int j, int bits, boolean signed, IntVector shift,
-            VectorMask<Integer> high) {
-        IntVector v;
-        if (bits == 8 && L >= 8) {
-            v = (IntVector) ByteVector.fromMemorySegment(BQ, src, byteOff + (long) j * L, LE)
-                    .convertShape(VectorOperators.B2I, I, 0);
-            return signed ? v : v.and(0xFF);
+    private static void unpackBytesFromInts(MemorySegment src, long byteOff, int vecs, int bits, int keep, byte[] dst,
+            int o) {
+        IntVector up = IntVector.fromArray(I, UP[bits], 0);
+        for (int j = 0; j < vecs; j++, o += L) {
+            extract(fromInt(src, byteOff, j, bits), up, bits, keep)
+                    .convertShape(VectorOperators.I2B, BQ, 0).reinterpretAsBytes().intoArray(dst, o);
         }
+    }
+
+    private static void unpackBytesFromLongs(MemorySegment src, long byteOff, int vecs, int bits, int keep, byte[] dst,
+            int o) {
+        IntVector up = IntVector.fromArray(I, UP[bits], 0);
+        VectorMask<Integer> high = VectorMask.fromArray(I, HIGH_HALF, 0);
+        for (int j = 0; j < vecs; j++, o += L) {
+            extract(fromLong(src, byteOff, j, bits, high), up, bits, keep)
+                    .convertShape(VectorOperators.I2B, BQ, 0).reinterpretAsBytes().intoArray(dst, o);
+        }
+    }
+
+    /** 128 bits (one int per vector): two 4-lane vectors narrow into the two halves of one 8-byte vector. */
+    private static void unpackBytesPairsFromInts(MemorySegment src, long byteOff, int vecs, int bits, int keep,
+            byte[] dst, int o) {
+        IntVector up = IntVector.fromArray(I, UP[bits], 0);
+        for (int j = 0; j < vecs; j += 2, o += 2 * L) {
+            ByteVector lo = extract(fromInt(src, byteOff, j, bits), up, bits, keep)
+                    .convertShape(VectorOperators.I2B, B64, 0).reinterpretAsBytes();
+            ByteVector hi = extract(fromInt(src, byteOff, j + 1, bits), up, bits, keep)
+                    .convertShape(VectorOperators.I2B, B64, -1).reinterpretAsBytes();
+            lo.or(hi).intoArray(dst, o);
+        }
+    }
+
+    /** All ones for signed codes (keep the sign extension), the low {@code bits} ones for unsigned codes. */
+    private static int keepMask(int bits, boolean signed) {
+        return signed ? -1 : (1 << bits) - 1;
+    }
+
+    /** Bytes {@code j·L .. j·L + L − 1} of the body, sign-extended into int lanes (8-bit codes). */
+    private static IntVector bytesAsInts(MemorySegment src, long byteOff, int j) {
+        return (IntVector) ByteVector.fromMemorySegment(BQ, src, byteOff + (long) j * L, LE)
+                .convertShape(VectorOperators.B2I, I, 0);
+    }
+
+    /** Vector {@code j} of the body when its L·n bits fit one int: that int, broadcast to every lane. */
+    private static IntVector fromInt(MemorySegment src, long byteOff, int j, int bits) {
         long bit = (long) j * bits * L;
-        if (bits * L <= 32) {
-            v = IntVector.broadcast(I, src.get(INT_LE, byteOff + (bit >>> 3)) >>> (bit & 7));
-        } else {
-            long w = src.get(LONG_LE, byteOff + (bit >>> 3));
-            v = IntVector.broadcast(I, (int) w).blend((int) (w >>> 32), high);
-        }
-        return signed
-                ? v.lanewise(VectorOperators.LSHL, shift).lanewise(VectorOperators.ASHR, 32 - bits)
-                : v.lanewise(VectorOperators.LSHR, shift).and((1 << bits) - 1);
+        return IntVector.broadcast(I, src.get(INT_LE, byteOff + (bit >>> 3)) >>> (bit & 7));
+    }
+
+    /** Vector {@code j} of the body when its L·n = 64 bits: the long's low half in the low lanes, high half above. */
+    private static IntVector fromLong(MemorySegment src, long byteOff, int j, int bits, VectorMask<Integer> high) {
+        long w = src.get(LONG_LE, byteOff + (((long) j * bits * L) >>> 3));
+        return IntVector.broadcast(I, (int) w).blend((int) (w >>> 32), high);
+    }
+
+    /**
+     * Each lane's code from its broadcast word: shifted left by UP so the code's top bit is bit 31, then arithmetically
+     * right by 32 − n (sign extension), then ANDed with {@link #keepMask} (which undoes it for unsigned codes).
+     */
+    private static IntVector extract(IntVector words, IntVector up, int bits, int keep) {
+        return words.lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 32 - bits).and(keep);
     }
 
     // ---- pack ----
@@ -198,42 +256,56 @@ final class PanamaPackKernels implements PackKernels {
         long byteOff = (first + head) * bits >>> 3;
         int s = srcOff + head;
         int vecs;
-        if (bits == 8 && L >= 8) {
+        if (bits == 8 && L >= 8) { // one loop method per store path, as in unpack
             vecs = (count - head) / L;
-            for (int j = 0; j < vecs; j++, s += L) {
-                IntVector.fromArray(I, src, s).convertShape(VectorOperators.I2B, BQ, 0).reinterpretAsBytes()
-                        .intoMemorySegment(dst, byteOff + (long) j * L, LE);
-            }
+            packBytes(src, s, vecs, dst, byteOff);
+        } else if (bits * L <= 32) {
+            int group = 64 / (bits * L); // vectors per 64-bit word
+            int words = (count - head) / L / group;
+            vecs = words * group;
+            packIntoLongs(src, s, words, group, bits, dst, byteOff);
         } else {
-            int bpv = bits * L;
-            int mask = (1 << bits) - 1;
-            IntVector shift = IntVector.fromArray(I, SHIFT[bits], 0);
-            if (bpv <= 32) { // 64/bpv vectors fill one long
-                int group = 64 / bpv;
-                int words = (count - head) / L / group;
-                vecs = words * group;
-                for (int w = 0; w < words; w++) {
-                    long acc = 0;
-                    for (int g = 0; g < group; g++, s += L) {
-                        int bitsOfVector = IntVector.fromArray(I, src, s).and(mask).lanewise(VectorOperators.LSHL, shift)
-                                .reduceLanes(VectorOperators.OR);
-                        acc |= (bitsOfVector & 0xFFFF_FFFFL) << (g * bpv);
-                    }
-                    dst.set(LONG_LE, byteOff + 8L * w, acc);
-                }
-            } else { // one vector fills one long: the low lanes make its low half, the high lanes its high half
-                VectorMask<Integer> high = VectorMask.fromArray(I, HIGH_HALF, 0);
-                VectorMask<Integer> low = high.not();
-                vecs = (count - head) / L;
-                for (int j = 0; j < vecs; j++, s += L) {
-                    IntVector x = IntVector.fromArray(I, src, s).and(mask).lanewise(VectorOperators.LSHL, shift);
-                    long lo = x.reduceLanes(VectorOperators.OR, low) & 0xFFFF_FFFFL;
-                    long hi = x.reduceLanes(VectorOperators.OR, high);
-                    dst.set(LONG_LE, byteOff + 8L * j, lo | hi << 32);
-                }
-            }
+            vecs = (count - head) / L;
+            packOneLongPerVector(src, s, vecs, bits, dst, byteOff);
         }
         int done = head + vecs * L;
         SCALAR.pack(src, srcOff + done, count - done, bits, dst, first + done);
+    }
+
+    private static void packBytes(int[] src, int s, int vecs, MemorySegment dst, long byteOff) {
+        for (int j = 0; j < vecs; j++, s += L) {
+            IntVector.fromArray(I, src, s).convertShape(VectorOperators.I2B, BQ, 0).reinterpretAsBytes()
+                    .intoMemorySegment(dst, byteOff + (long) j * L, LE);
+        }
+    }
+
+    /** L·n ≤ 32: each vector's codes OR-reduce into one int; {@code group} of them fill one little-endian long. */
+    private static void packIntoLongs(int[] src, int s, int words, int group, int bits, MemorySegment dst, long byteOff) {
+        int bpv = bits * L;
+        int mask = (1 << bits) - 1;
+        IntVector shift = IntVector.fromArray(I, SHIFT[bits], 0);
+        for (int w = 0; w < words; w++) {
+            long acc = 0;
+            for (int g = 0; g < group; g++, s += L) {
+                int bitsOfVector = IntVector.fromArray(I, src, s).and(mask).lanewise(VectorOperators.LSHL, shift)
+                        .reduceLanes(VectorOperators.OR);
+                acc |= (bitsOfVector & 0xFFFF_FFFFL) << (g * bpv);
+            }
+            dst.set(LONG_LE, byteOff + 8L * w, acc);
+        }
+    }
+
+    /** L·n = 64: the low lanes make the low half of one long, the high lanes its high half. */
+    private static void packOneLongPerVector(int[] src, int s, int vecs, int bits, MemorySegment dst, long byteOff) {
+        int mask = (1 << bits) - 1;
+        IntVector shift = IntVector.fromArray(I, SHIFT[bits], 0);
+        VectorMask<Integer> high = VectorMask.fromArray(I, HIGH_HALF, 0);
+        VectorMask<Integer> low = high.not();
+        for (int j = 0; j < vecs; j++, s += L) {
+            IntVector x = IntVector.fromArray(I, src, s).and(mask).lanewise(VectorOperators.LSHL, shift);
+            long lo = x.reduceLanes(VectorOperators.OR, low) & 0xFFFF_FFFFL;
+            long hi = x.reduceLanes(VectorOperators.OR, high);
+            dst.set(LONG_LE, byteOff + 8L * j, lo | hi << 32);
+        }
     }
 }
