@@ -52,6 +52,9 @@ public abstract class VectorizationProvider {
     /** The float-array and float-segment kernels (dot, axpy, scale, reductions). */
     public abstract FloatKernels floats();
 
+    /** The dense matrix kernels (GEMV rows, GEMM) over F32/F16/BF16 weights. */
+    public abstract DenseKernels dense();
+
     @Override
     public String toString() {
         return vectorBitSize() == 0 ? name() : name() + " (" + vectorBitSize() + "-bit vectors)";
@@ -136,6 +139,7 @@ public abstract class VectorizationProvider {
     /** The fallback: plain Java loops. */
     static final class ScalarProvider extends VectorizationProvider {
         private final FloatKernels floats = new ScalarFloatKernels();
+        private final DenseKernels dense = new ScalarDenseKernels();
 
         @Override
         public String name() {
@@ -150,6 +154,11 @@ public abstract class VectorizationProvider {
         @Override
         public FloatKernels floats() {
             return floats;
+        }
+
+        @Override
+        public DenseKernels dense() {
+            return dense;
         }
     }
 }

@@ -1,5 +1,6 @@
 package lowbit.tensor.simd.panama;
 
+import lowbit.tensor.simd.DenseKernels;
 import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.VectorizationProvider;
 
@@ -9,6 +10,7 @@ import lowbit.tensor.simd.VectorizationProvider;
  */
 public final class PanamaProvider extends VectorizationProvider {
     private final FloatKernels floats;
+    private final DenseKernels dense = new PanamaDenseKernels();
 
     /**
      * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
@@ -39,5 +41,10 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public FloatKernels floats() {
         return floats;
+    }
+
+    @Override
+    public DenseKernels dense() {
+        return dense;
     }
 }
