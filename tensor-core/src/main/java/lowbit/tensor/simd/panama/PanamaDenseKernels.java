@@ -26,7 +26,7 @@ final class PanamaDenseKernels implements DenseKernels {
     @Override
     public void gemvRows(short[] w, DType type, int wOff, int ldw, float[] x, int xOff, int cols, float[] y, int yOff,
             int rowFrom, int rowTo) {
-        PanamaGemv.half(w, type == DType.BF16, wOff, ldw, x, xOff, cols, y, yOff, rowFrom, rowTo);
+        PanamaHalfGemv.rows(w, type == DType.BF16, wOff, ldw, x, xOff, cols, y, yOff, rowFrom, rowTo);
     }
 
     @Override
@@ -35,7 +35,7 @@ final class PanamaDenseKernels implements DenseKernels {
         if (type == DType.F32) {
             PanamaGemv.f32(w, wOff, ldw, x, xOff, cols, y, yOff, rowFrom, rowTo);
         } else {
-            PanamaGemv.half(w, type == DType.BF16, wOff, ldw, x, xOff, cols, y, yOff, rowFrom, rowTo);
+            PanamaHalfGemv.rows(w, type == DType.BF16, wOff, ldw, x, xOff, cols, y, yOff, rowFrom, rowTo);
         }
     }
 

@@ -1,16 +1,15 @@
 package lowbit.tensor.simd.panama;
 
-import static lowbit.tensor.simd.ScalarDenseKernels.HALF_LE;
 import static lowbit.tensor.simd.ScalarFloatKernels.F32_LE;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Vector API GEMV over a range of rows, for F32 and F16/BF16 weights in arrays and little-endian segments.
+ * Vector API GEMV over a range of rows, for F32 weights in arrays and little-endian segments (halves: {@link
+ * PanamaHalfGemv}).
  *
  * <p>Four rows are processed together so that each vector of x is loaded once for four weight rows. Every row has
  * its own single vector accumulator over the first {@code loopBound(cols)} columns; the accumulator's lanes are then
@@ -21,7 +20,6 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class PanamaGemv {
     private static final VectorSpecies<Float> F = Species.F;
-    private static final VectorSpecies<Short> H = HalfLanes.H;
     private static final int L = F.length();
     private static final boolean FMA = Species.FMA;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -29,26 +27,18 @@ final class PanamaGemv {
     private PanamaGemv() {
     }
 
-    private static FloatVector mulAdd(FloatVector a, FloatVector b, FloatVector acc) {
+    static FloatVector mulAdd(FloatVector a, FloatVector b, FloatVector acc) {
         return FMA ? a.fma(b, acc) : a.mul(b).add(acc);
     }
 
     /** Lanes of v added in lane order. */
-    private static float lanes(FloatVector v, float[] tmp) {
+    static float lanes(FloatVector v, float[] tmp) {
         v.intoArray(tmp, 0);
         float s = tmp[0];
         for (int i = 1; i < L; i++) {
             s += tmp[i];
         }
         return s;
-    }
-
-    private static float half(short h, boolean bf16) {
-        return bf16 ? Float.intBitsToFloat(h << 16) : Float.float16ToFloat(h);
-    }
-
-    private static FloatVector widen(ShortVector h, boolean bf16) {
-        return bf16 ? HalfLanes.bf16(h) : HalfLanes.f16(h);
     }
 
     static void f32(float[] w, int wOff, int ldw, float[] x, int xOff, int cols, float[] y, int yOff, int r0, int r1) {
@@ -87,48 +77,6 @@ final class PanamaGemv {
             float s0 = lanes(a0, tmp);
             for (int c = bound; c < cols; c++) {
                 s0 += w[o0 + c] * x[xOff + c];
-            }
-            y[yOff + r] = s0;
-        }
-    }
-
-    static void half(short[] w, boolean bf16, int wOff, int ldw, float[] x, int xOff, int cols, float[] y, int yOff,
-            int r0, int r1) {
-        float[] tmp = new float[L];
-        int bound = F.loopBound(cols);
-        int r = r0;
-        for (; r + 4 <= r1; r += 4) {
-            int o0 = wOff + r * ldw, o1 = o0 + ldw, o2 = o1 + ldw, o3 = o2 + ldw;
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            for (int c = 0; c < bound; c += L) {
-                FloatVector xv = FloatVector.fromArray(F, x, xOff + c);
-                a0 = mulAdd(widen(ShortVector.fromArray(H, w, o0 + c), bf16), xv, a0);
-                a1 = mulAdd(widen(ShortVector.fromArray(H, w, o1 + c), bf16), xv, a1);
-                a2 = mulAdd(widen(ShortVector.fromArray(H, w, o2 + c), bf16), xv, a2);
-                a3 = mulAdd(widen(ShortVector.fromArray(H, w, o3 + c), bf16), xv, a3);
-            }
-            float s0 = lanes(a0, tmp), s1 = lanes(a1, tmp), s2 = lanes(a2, tmp), s3 = lanes(a3, tmp);
-            for (int c = bound; c < cols; c++) {
-                float xc = x[xOff + c];
-                s0 += half(w[o0 + c], bf16) * xc;
-                s1 += half(w[o1 + c], bf16) * xc;
-                s2 += half(w[o2 + c], bf16) * xc;
-                s3 += half(w[o3 + c], bf16) * xc;
-            }
-            y[yOff + r] = s0;
-            y[yOff + r + 1] = s1;
-            y[yOff + r + 2] = s2;
-            y[yOff + r + 3] = s3;
-        }
-        for (; r < r1; r++) {
-            int o0 = wOff + r * ldw;
-            FloatVector a0 = FloatVector.zero(F);
-            for (int c = 0; c < bound; c += L) {
-                a0 = mulAdd(widen(ShortVector.fromArray(H, w, o0 + c), bf16), FloatVector.fromArray(F, x, xOff + c), a0);
-            }
-            float s0 = lanes(a0, tmp);
-            for (int c = bound; c < cols; c++) {
-                s0 += half(w[o0 + c], bf16) * x[xOff + c];
             }
             y[yOff + r] = s0;
         }
@@ -176,53 +124,6 @@ final class PanamaGemv {
             float s0 = lanes(a0, tmp);
             for (int c = bound; c < cols; c++) {
                 s0 += w.getAtIndex(F32_LE, e0 + c) * x[xOff + c];
-            }
-            y[yOff + r] = s0;
-        }
-    }
-
-    static void half(MemorySegment w, boolean bf16, long wOff, long ldw, float[] x, int xOff, int cols, float[] y,
-            int yOff, int r0, int r1) {
-        float[] tmp = new float[L];
-        int bound = F.loopBound(cols);
-        long ld = ldw * Short.BYTES;
-        int r = r0;
-        for (; r + 4 <= r1; r += 4) {
-            long o0 = (wOff + r * ldw) * Short.BYTES, o1 = o0 + ld, o2 = o1 + ld, o3 = o2 + ld;
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            for (int c = 0; c < bound; c += L) {
-                FloatVector xv = FloatVector.fromArray(F, x, xOff + c);
-                long b = (long) c * Short.BYTES;
-                a0 = mulAdd(widen(ShortVector.fromMemorySegment(H, w, o0 + b, LE), bf16), xv, a0);
-                a1 = mulAdd(widen(ShortVector.fromMemorySegment(H, w, o1 + b, LE), bf16), xv, a1);
-                a2 = mulAdd(widen(ShortVector.fromMemorySegment(H, w, o2 + b, LE), bf16), xv, a2);
-                a3 = mulAdd(widen(ShortVector.fromMemorySegment(H, w, o3 + b, LE), bf16), xv, a3);
-            }
-            float s0 = lanes(a0, tmp), s1 = lanes(a1, tmp), s2 = lanes(a2, tmp), s3 = lanes(a3, tmp);
-            long e0 = wOff + r * ldw;
-            for (int c = bound; c < cols; c++) {
-                float xc = x[xOff + c];
-                s0 += half(w.getAtIndex(HALF_LE, e0 + c), bf16) * xc;
-                s1 += half(w.getAtIndex(HALF_LE, e0 + ldw + c), bf16) * xc;
-                s2 += half(w.getAtIndex(HALF_LE, e0 + 2 * ldw + c), bf16) * xc;
-                s3 += half(w.getAtIndex(HALF_LE, e0 + 3 * ldw + c), bf16) * xc;
-            }
-            y[yOff + r] = s0;
-            y[yOff + r + 1] = s1;
-            y[yOff + r + 2] = s2;
-            y[yOff + r + 3] = s3;
-        }
-        for (; r < r1; r++) {
-            long e0 = wOff + r * ldw;
-            long o0 = e0 * Short.BYTES;
-            FloatVector a0 = FloatVector.zero(F);
-            for (int c = 0; c < bound; c += L) {
-                a0 = mulAdd(widen(ShortVector.fromMemorySegment(H, w, o0 + (long) c * Short.BYTES, LE), bf16),
-                        FloatVector.fromArray(F, x, xOff + c), a0);
-            }
-            float s0 = lanes(a0, tmp);
-            for (int c = bound; c < cols; c++) {
-                s0 += half(w.getAtIndex(HALF_LE, e0 + c), bf16) * x[xOff + c];
             }
             y[yOff + r] = s0;
         }

@@ -119,7 +119,7 @@ abstract sealed class WeightSource {
 
         @Override
         void gemvRows(float[] x, int xOff, int cols, float[] y, int yOff, int r0, int r1) {
-            PanamaGemv.half(b, bf16, (int) off, (int) ld, x, xOff, cols, y, yOff, r0, r1);
+            PanamaHalfGemv.rows(b, bf16, (int) off, (int) ld, x, xOff, cols, y, yOff, r0, r1);
         }
 
         @Override
@@ -167,7 +167,7 @@ abstract sealed class WeightSource {
             if (type == DType.F32) {
                 PanamaGemv.f32(b, off, ld, x, xOff, cols, y, yOff, r0, r1);
             } else {
-                PanamaGemv.half(b, type == DType.BF16, off, ld, x, xOff, cols, y, yOff, r0, r1);
+                PanamaHalfGemv.rows(b, type == DType.BF16, off, ld, x, xOff, cols, y, yOff, r0, r1);
             }
         }
 
