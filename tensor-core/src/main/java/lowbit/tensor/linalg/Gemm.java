@@ -3,6 +3,7 @@ package lowbit.tensor.linalg;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import lowbit.tensor.DType;
+import lowbit.tensor.Tensor;
 import lowbit.tensor.simd.DenseKernels;
 import lowbit.tensor.simd.VectorizationProvider;
 
@@ -94,6 +95,15 @@ public final class Gemm {
         MatrixChecks.notBehind("linear", y, "Y", w, "W");
         float beta = fillBias(bias, y, n, out);
         K.gemm(false, true, n, out, in, 1f, x, 0, in, w, type, 0, in, beta, y, 0, out);
+    }
+
+    /**
+     * {@code Y = X·Wᵀ + bias} for a matrix tensor W [out, in] of dtype F32, F16 or BF16 (read in place from its
+     * segment); X [n, in], bias [out] or null, Y [n, out].
+     */
+    public static void linear(float[] x, int n, Tensor w, float[] bias, float[] y) {
+        int[] oi = MatrixChecks.matrixShape("linear", w);
+        linear(x, n, oi[1], w.segment(), w.dtype(), oi[0], bias, y);
     }
 
     private static float fillBias(float[] bias, float[] y, int n, int out) {

@@ -3,6 +3,7 @@ package lowbit.tensor.linalg;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import lowbit.tensor.DType;
+import lowbit.tensor.Tensor;
 import lowbit.tensor.parallel.Parallel;
 import lowbit.tensor.simd.DenseKernels;
 import lowbit.tensor.simd.VectorizationProvider;
@@ -59,7 +60,17 @@ public final class Gemv {
      * of {@code w} (which may be larger, e.g. a memory-mapped file).
      */
     public static void multiply(MemorySegment w, DType type, int rows, int cols, float[] x, float[] bias, float[] y) {
+        checkVectors("gemv", rows, cols, x, bias, y);
         multiply(w, type, 0, Math.max(1, cols), rows, cols, x, 0, bias, y, 0);
+    }
+
+    /**
+     * {@code y = W·x + bias} for a matrix tensor W [rows, cols] of dtype F32, F16 or BF16 (its little-endian
+     * {@link Tensor#segment() segment}, e.g. memory-mapped, is read in place); {@code bias} may be null.
+     */
+    public static void multiply(Tensor w, float[] x, float[] bias, float[] y) {
+        int[] rc = MatrixChecks.matrixShape("gemv", w);
+        multiply(w.segment(), w.dtype(), rc[0], rc[1], x, bias, y);
     }
 
     /**

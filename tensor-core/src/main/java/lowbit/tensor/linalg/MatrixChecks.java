@@ -2,6 +2,7 @@ package lowbit.tensor.linalg;
 
 import java.lang.foreign.MemorySegment;
 import lowbit.tensor.DType;
+import lowbit.tensor.Tensor;
 
 /** Argument validation shared by {@link Gemv} and {@link Gemm}; messages name the operation and the shapes. */
 final class MatrixChecks {
@@ -88,5 +89,20 @@ final class MatrixChecks {
             throw new IllegalArgumentException(op + ": the output " + outName + " is the array behind the input segment "
                     + inName + "; in-place use is not supported");
         }
+    }
+
+    /** The [rows, cols] of a rank-2 weight tensor whose dimensions fit an int. */
+    static int[] matrixShape(String op, Tensor w) {
+        if (w == null) {
+            throw new NullPointerException(op + ": W is null");
+        }
+        if (w.shape().rank() != 2) {
+            throw new IllegalArgumentException(op + ": W must be a matrix [out, in], got shape " + w.shape());
+        }
+        long rows = w.shape().dim(0), cols = w.shape().dim(1);
+        if (rows > Integer.MAX_VALUE || cols > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(op + ": W " + w.shape() + " has a dimension over 2^31 - 1");
+        }
+        return new int[] {(int) rows, (int) cols};
     }
 }

@@ -55,6 +55,15 @@ public abstract class VectorizationProvider {
     /** The dense matrix kernels (GEMV rows, GEMM) over F32/F16/BF16 weights. */
     public abstract DenseKernels dense();
 
+    /** The packed n-bit integer kernels (bulk pack and unpack of 1..8-bit codes). */
+    public abstract PackKernels packing();
+
+    /** The ggml block-format kernels (Q4_0/Q8_0 encoders, integer dot products). */
+    public abstract GgmlKernels ggml();
+
+    /** The F16/BF16 &harr; F32 storage conversions. */
+    public abstract HalfKernels halves();
+
     @Override
     public String toString() {
         return vectorBitSize() == 0 ? name() : name() + " (" + vectorBitSize() + "-bit vectors)";
@@ -140,6 +149,9 @@ public abstract class VectorizationProvider {
     static final class ScalarProvider extends VectorizationProvider {
         private final FloatKernels floats = new ScalarFloatKernels();
         private final DenseKernels dense = new ScalarDenseKernels();
+        private final PackKernels packing = new ScalarPackKernels();
+        private final GgmlKernels ggml = new ScalarGgmlKernels();
+        private final HalfKernels halves = new ScalarHalfKernels();
 
         @Override
         public String name() {
@@ -159,6 +171,21 @@ public abstract class VectorizationProvider {
         @Override
         public DenseKernels dense() {
             return dense;
+        }
+
+        @Override
+        public PackKernels packing() {
+            return packing;
+        }
+
+        @Override
+        public GgmlKernels ggml() {
+            return ggml;
+        }
+
+        @Override
+        public HalfKernels halves() {
+            return halves;
         }
     }
 }

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.foreign.MemorySegment;
 import lowbit.tensor.DType;
+import lowbit.tensor.Shape;
+import lowbit.tensor.Tensor;
+import static org.assertj.core.api.Assertions.assertThat;
 import org.junit.jupiter.api.Test;
 
 /** {@link Gemv} and {@link Gemm} reject bad shapes, dtypes and aliasing with messages that name the shapes. */
@@ -67,5 +70,21 @@ class DenseBadInputTest {
                 .hasMessageContaining("X [2, 3]").hasMessageContaining("W [4, 3]");
         assertThatThrownBy(() -> Gemm.linear(new float[6], 2, 3, MemorySegment.ofArray(new short[11]), DType.BF16, 4,
                 null, new float[8])).isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("BF16 W [4, 3]");
+    }
+
+    @Test
+    void tensorOverloadsReadTheTensorAndRejectNonMatrices() {
+        Tensor w = Tensor.ofFloats(DType.BF16, new float[] {1, 2, 3, 4, 5, 6}, Shape.of(2, 3));
+        float[] y = new float[2];
+        Gemv.multiply(w, new float[] {1, 1, 1}, new float[] {0.5f, 0}, y);
+        assertThat(y).containsExactly(6.5f, 15f); // small integers: exact in BF16 and in any summation order
+        float[] yy = new float[4];
+        Gemm.linear(new float[] {1, 0, 0, 0, 0, 1}, 2, w, null, yy);
+        assertThat(yy).containsExactly(1f, 4f, 3f, 6f);
+        Tensor v = Tensor.ofFloats(new float[] {1, 2, 3}, 3);
+        assertThatThrownBy(() -> Gemv.multiply(v, new float[3], null, new float[1]))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must be a matrix");
+        assertThatThrownBy(() -> Gemv.multiply(w, new float[2], null, new float[2]))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("x has length 2");
     }
 }

@@ -5,6 +5,7 @@ import static lowbit.tensor.simd.ScalarFloatKernels.F32_LE;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import lowbit.tensor.simd.FloatKernels;
@@ -15,7 +16,9 @@ import lowbit.tensor.simd.FloatKernels;
  */
 final class PanamaFloatKernels implements FloatKernels {
     private static final VectorSpecies<Float> F = Species.F;
+    private static final VectorSpecies<Integer> I = Species.I;
     private static final int L = F.length();
+    private static final int ABS_MASK = 0x7FFF_FFFF;
     private static final boolean FMA = Species.FMA;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
@@ -101,26 +104,31 @@ final class PanamaFloatKernels implements FloatKernels {
         return dot(x, off, x, off, n);
     }
 
+    /**
+     * max |x| as an integer max over the bit patterns with the sign cleared: for non-negative floats the IEEE
+     * patterns order like the values, and every NaN pattern lies above +&infin;, so a NaN wins as in
+     * {@code Math.max}. One AND and one integer max per vector, where a float max needs extra NaN/−0 fix-ups.
+     */
     @Override
     public float maxAbs(float[] x, int off, int n) {
         int i = 0;
-        float m = 0f;
+        int m = 0;
         if (n >= 2 * L) {
-            FloatVector m0 = FloatVector.zero(F), m1 = m0;
+            IntVector m0 = IntVector.zero(I), m1 = m0;
             int bound2 = n - n % (2 * L);
             for (; i < bound2; i += 2 * L) {
-                m0 = m0.max(FloatVector.fromArray(F, x, off + i).abs());
-                m1 = m1.max(FloatVector.fromArray(F, x, off + i + L).abs());
+                m0 = m0.max(FloatVector.fromArray(F, x, off + i).reinterpretAsInts().and(ABS_MASK));
+                m1 = m1.max(FloatVector.fromArray(F, x, off + i + L).reinterpretAsInts().and(ABS_MASK));
             }
             for (int bound = F.loopBound(n); i < bound; i += L) {
-                m0 = m0.max(FloatVector.fromArray(F, x, off + i).abs());
+                m0 = m0.max(FloatVector.fromArray(F, x, off + i).reinterpretAsInts().and(ABS_MASK));
             }
             m = m0.max(m1).reduceLanes(VectorOperators.MAX);
         }
         for (; i < n; i++) {
-            m = Math.max(m, Math.abs(x[off + i]));
+            m = Math.max(m, Float.floatToRawIntBits(x[off + i]) & ABS_MASK);
         }
-        return m;
+        return Float.intBitsToFloat(m);
     }
 
     @Override
@@ -246,18 +254,18 @@ final class PanamaFloatKernels implements FloatKernels {
     @Override
     public float maxAbs(MemorySegment x, long off, long n) {
         long i = 0;
-        float m = 0f;
+        int m = 0;
         if (n >= L) {
-            FloatVector m0 = FloatVector.zero(F);
+            IntVector m0 = IntVector.zero(I);
             for (long bound = loopBound(n); i < bound; i += L) {
-                m0 = m0.max(load(x, off + i).abs());
+                m0 = m0.max(IntVector.fromMemorySegment(I, x, (off + i) * Float.BYTES, LE).and(ABS_MASK));
             }
             m = m0.reduceLanes(VectorOperators.MAX);
         }
         for (; i < n; i++) {
-            m = Math.max(m, Math.abs(x.getAtIndex(F32_LE, off + i)));
+            m = Math.max(m, Float.floatToRawIntBits(x.getAtIndex(F32_LE, off + i)) & ABS_MASK);
         }
-        return m;
+        return Float.intBitsToFloat(m);
     }
 
     @Override

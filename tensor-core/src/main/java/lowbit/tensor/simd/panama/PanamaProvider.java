@@ -2,6 +2,9 @@ package lowbit.tensor.simd.panama;
 
 import lowbit.tensor.simd.DenseKernels;
 import lowbit.tensor.simd.FloatKernels;
+import lowbit.tensor.simd.PackKernels;
+import lowbit.tensor.simd.GgmlKernels;
+import lowbit.tensor.simd.HalfKernels;
 import lowbit.tensor.simd.VectorizationProvider;
 
 /**
@@ -11,6 +14,9 @@ import lowbit.tensor.simd.VectorizationProvider;
 public final class PanamaProvider extends VectorizationProvider {
     private final FloatKernels floats;
     private final DenseKernels dense = new PanamaDenseKernels();
+    private final PackKernels packing;
+    private final GgmlKernels ggml;
+    private final HalfKernels halves;
 
     /**
      * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
@@ -26,6 +32,9 @@ public final class PanamaProvider extends VectorizationProvider {
                             + Species.PREFERRED_BITS + "; they will be emulated (correct but slow)");
         }
         this.floats = new PanamaFloatKernels();
+        this.packing = new PanamaPackKernels();
+        this.ggml = new PanamaGgmlKernels();
+        this.halves = new PanamaHalfKernels();
     }
 
     @Override
@@ -46,5 +55,20 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public DenseKernels dense() {
         return dense;
+    }
+
+    @Override
+    public PackKernels packing() {
+        return packing;
+    }
+
+    @Override
+    public GgmlKernels ggml() {
+        return ggml;
+    }
+
+    @Override
+    public HalfKernels halves() {
+        return halves;
     }
 }

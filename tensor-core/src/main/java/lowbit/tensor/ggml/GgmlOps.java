@@ -1,0 +1,108 @@
+package lowbit.tensor.ggml;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Objects;
+import lowbit.tensor.parallel.Parallel;
+import lowbit.tensor.simd.GgmlKernels;
+import lowbit.tensor.simd.VectorizationProvider;
+
+/**
+ * The integer dot-product path llama.cpp uses for ggml weights, validated: quantize the activation row once to the
+ * weight type's {@linkplain #activationType activation type} (Q8_0, or Q8_1 for Q4_1/Q5_1), then per 32-element
+ * block an exact integer sum of code products and one float multiply by d_w·d_a (plus m_w·s_a for types with a
+ * minimum). Kernels come from the {@linkplain VectorizationProvider chosen provider}.
+ *
+ * <p>Accuracy: the result is the float evaluation of &Sigma;_b d_w,b·d_a,b·S_b, i.e. the dot product of the
+ * dequantized weight row with the dequantized activation. Against a float dot with the original activation it also
+ * carries the activation's Q8 rounding (|x &minus; x&#770;| &le; d_a/2 per element). The vector kernels add in another
+ * order than the scalar twin (within the float summation bound).
+ *
+ * <p>GEMV runs rows in parallel with {@link Parallel}; each row is computed by one thread from start to end, so the
+ * result is identical for any thread count.
+ */
+public final class GgmlOps {
+    private static final GgmlKernels K = VectorizationProvider.get().ggml();
+
+    private GgmlOps() {
+    }
+
+    /**
+     * The activation type ggml pairs with weight type {@code weight} ({@code vec_dot_type} in ggml's CPU backend).
+     *
+     * @throws IllegalArgumentException for a type without an integer dot product here
+     */
+    public static GgmlType activationType(GgmlType weight) {
+        return switch (Objects.requireNonNull(weight, "weight")) {
+            case Q4_0, Q5_0, Q8_0 -> GgmlType.Q8_0;
+            case Q4_1, Q5_1 -> GgmlType.Q8_1;
+            default -> throw new IllegalArgumentException("no integer dot product for ggml type " + weight
+                    + " (supported: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0)");
+        };
+    }
+
+    /**
+     * Quantizes {@code x[xOff, xOff+n)} to {@code activationType(weight)} at byte {@code dstOff} of {@code dst}
+     * (ggml's reference encoder; non-finite input is rejected).
+     */
+    public static void quantizeActivation(GgmlType weight, float[] x, int xOff, MemorySegment dst, long dstOff, int n) {
+        if (activationType(weight) == GgmlType.Q8_1) {
+            Q8_1.quantizeRow(x, xOff, dst, dstOff, n);
+        } else {
+            Q8_0.quantizeRow(x, xOff, dst, dstOff, n);
+        }
+    }
+
+    /**
+     * Dot product of {@code n} elements: a {@code weight}-typed row at byte {@code wOff} of {@code w} with an
+     * activation row of {@code activationType(weight)} at byte {@code aOff} of {@code a}.
+     *
+     * @throws IllegalArgumentException for an unsupported type or n not a multiple of 32
+     * @throws IndexOutOfBoundsException when either row does not fit in its buffer
+     */
+    public static float dot(GgmlType weight, MemorySegment w, long wOff, MemorySegment a, long aOff, int n) {
+        GgmlType at = activationType(weight);
+        int nb = Blocks.blocks(weight, n);
+        Blocks.checkBytes(weight, "weight row", w, wOff, (long) nb * weight.blockBytes());
+        Blocks.checkBytes(at, "activation row", a, aOff, (long) nb * at.blockBytes());
+        return dotUnchecked(weight, w, wOff, a, aOff, nb);
+    }
+
+    /**
+     * y[yOff + r] = &Sigma;_k W&#770;[r, k]·x&#770;[k] for r &lt; rows: W is {@code rows} rows of {@code cols} elements of
+     * type {@code weight}, contiguous from byte {@code wOff} of {@code w} (row r at {@code wOff + r·rowBytes(cols)});
+     * x&#770; is {@code x[xOff, xOff+cols)} quantized once to the activation type.
+     *
+     * @throws IllegalArgumentException for an unsupported type, cols not a multiple of 32, negative rows, non-finite x
+     * @throws IndexOutOfBoundsException when W, x or y is too short
+     */
+    public static void gemv(GgmlType weight, MemorySegment w, long wOff, int rows, int cols, float[] x, int xOff,
+            float[] y, int yOff) {
+        GgmlType at = activationType(weight);
+        int nb = Blocks.blocks(weight, cols);
+        if (rows < 0) {
+            throw new IllegalArgumentException(weight + ": negative row count " + rows);
+        }
+        long rowBytes = (long) nb * weight.blockBytes();
+        Blocks.checkBytes(weight, "weight matrix of " + rows + "x" + cols, w, wOff, rowBytes * rows);
+        Objects.checkFromIndexSize(xOff, cols, x.length);
+        Objects.checkFromIndexSize(yOff, rows, y.length);
+        MemorySegment act = MemorySegment.ofArray(new byte[Math.toIntExact((long) nb * at.blockBytes())]);
+        quantizeActivation(weight, x, xOff, act, 0, cols);
+        Parallel.forRange(0, rows, Math.max(1, Math.min(64, rows / (8L * Parallel.parallelism()))), (from, to) -> {
+            for (long r = from; r < to; r++) {
+                y[yOff + (int) r] = dotUnchecked(weight, w, wOff + r * rowBytes, act, 0, nb);
+            }
+        });
+    }
+
+    private static float dotUnchecked(GgmlType weight, MemorySegment w, long wOff, MemorySegment a, long aOff, int nb) {
+        return switch (weight) {
+            case Q4_0 -> K.dotQ4_0Q8_0(w, wOff, a, aOff, nb);
+            case Q4_1 -> K.dotQ4_1Q8_1(w, wOff, a, aOff, nb);
+            case Q5_0 -> K.dotQ5_0Q8_0(w, wOff, a, aOff, nb);
+            case Q5_1 -> K.dotQ5_1Q8_1(w, wOff, a, aOff, nb);
+            case Q8_0 -> K.dotQ8_0Q8_0(w, wOff, a, aOff, nb);
+            default -> throw new IllegalArgumentException("no integer dot product for ggml type " + weight);
+        };
+    }
+}

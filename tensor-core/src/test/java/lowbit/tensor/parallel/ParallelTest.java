@@ -1,0 +1,102 @@
+package lowbit.tensor.parallel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class ParallelTest {
+    private final int defaultParallelism = Parallel.parallelism();
+
+    @AfterEach
+    void restore() {
+        Parallel.setParallelism(defaultParallelism);
+    }
+
+    @Test
+    void everyIndexRunsExactlyOnceAtAnyParallelism() {
+        for (int threads : new int[] {1, 2, 3, 8}) {
+            Parallel.setParallelism(threads);
+            for (long n : new long[] {0, 1, 7, 100, 1001}) {
+                for (long grain : new long[] {1, 3, 64, 5000}) {
+                    int[] hits = new int[(int) n];
+                    Parallel.forRange(0, n, grain, (from, to) -> {
+                        assertThat(to - from).isBetween(1L, grain);
+                        assertThat(from % grain).isZero(); // boundaries depend on the grain only
+                        for (long i = from; i < to; i++) {
+                            hits[(int) i]++;
+                        }
+                    });
+                    for (int i = 0; i < n; i++) {
+                        assertThat(hits[i]).as("threads=%d n=%d grain=%d i=%d", threads, n, grain, i).isEqualTo(1);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void moreThanOneThreadActuallyWorks() {
+        Parallel.setParallelism(2);
+        ConcurrentHashMap<String, Boolean> threads = new ConcurrentHashMap<>();
+        Parallel.forRange(0, 64, 1, (from, to) -> {
+            threads.put(Thread.currentThread().getName(), true);
+            long end = System.nanoTime() + 2_000_000; // 2 ms of work per chunk so both threads get some
+            while (System.nanoTime() < end) {
+                Thread.onSpinWait();
+            }
+        });
+        assertThat(threads).hasSize(2);
+        assertThat(threads.keySet()).anyMatch(n -> n.startsWith("lowbit-worker-"));
+    }
+
+    @Test
+    void sumIsBitIdenticalWhateverTheThreadCount() {
+        float[] x = new float[100_003];
+        Random r = new Random(7);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (r.nextGaussian() * Math.pow(10, r.nextInt(8) - 4));
+        }
+        Double reference = null;
+        for (int threads : new int[] {1, 2, 3, 5}) {
+            Parallel.setParallelism(threads);
+            double s = Parallel.sum(0, x.length, 1000, (from, to) -> {
+                double acc = 0;
+                for (long i = from; i < to; i++) {
+                    acc += x[(int) i];
+                }
+                return acc;
+            });
+            if (reference == null) {
+                reference = s;
+            }
+            assertThat(Double.doubleToRawLongBits(s)).as("threads=%d", threads).isEqualTo(Double.doubleToRawLongBits(reference));
+        }
+    }
+
+    @Test
+    void nestedLoopsRunInlineAndExceptionsPropagate() {
+        Parallel.setParallelism(2);
+        AtomicInteger count = new AtomicInteger();
+        Parallel.forRange(0, 4, 1, (a, b) -> Parallel.forRange(0, 10, 1, (c, d) -> count.incrementAndGet()));
+        assertThat(count.get()).isEqualTo(40);
+        assertThatThrownBy(() -> Parallel.forRange(0, 100, 1, (a, b) -> {
+            if (a == 57) {
+                throw new IllegalStateException("chunk 57 failed");
+            }
+        })).isInstanceOf(IllegalStateException.class).hasMessage("chunk 57 failed");
+    }
+
+    @Test
+    void badArgumentsAreRejected() {
+        assertThatThrownBy(() -> Parallel.setParallelism(0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("0");
+        assertThatThrownBy(() -> Parallel.forRange(5, 4, 1, (a, b) -> { })).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("4").hasMessageContaining("5");
+        assertThatThrownBy(() -> Parallel.forRange(0, 4, 0, (a, b) -> { })).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("grain");
+    }
+}
