@@ -42,9 +42,6 @@ abstract sealed class WeightSource {
         return new Segment(b, type, off, ld);
     }
 
-    /** Stored element (row, col) as a float. */
-    abstract float at(long row, long col);
-
     /** y[yOff + r] = dot(stored row r, x[xOff .. xOff + cols)) for r in [r0, r1). */
     abstract void gemvRows(float[] x, int xOff, int cols, float[] y, int yOff, int r0, int r1);
 
@@ -79,11 +76,6 @@ abstract sealed class WeightSource {
         }
 
         @Override
-        float at(long row, long col) {
-            return b[(int) (off + row * ld + col)];
-        }
-
-        @Override
         void gemvRows(float[] x, int xOff, int cols, float[] y, int yOff, int r0, int r1) {
             PanamaGemv.f32(b, (int) off, (int) ld, x, xOff, cols, y, yOff, r0, r1);
         }
@@ -109,12 +101,6 @@ abstract sealed class WeightSource {
             super(off, ld);
             this.b = b;
             this.bf16 = bf16;
-        }
-
-        @Override
-        float at(long row, long col) {
-            short h = b[(int) (off + row * ld + col)];
-            return bf16 ? Float.intBitsToFloat(h << 16) : Float.float16ToFloat(h);
         }
 
         @Override
@@ -150,16 +136,6 @@ abstract sealed class WeightSource {
         @Override
         boolean shareable() {
             return b.isAccessibleBy(PROBE);
-        }
-
-        @Override
-        float at(long row, long col) {
-            long i = off + row * ld + col;
-            return switch (type) {
-                case F32 -> b.getAtIndex(F32_LE, i);
-                case BF16 -> Float.intBitsToFloat(b.getAtIndex(HALF_LE, i) << 16);
-                default -> Float.float16ToFloat(b.getAtIndex(HALF_LE, i));
-            };
         }
 
         @Override
