@@ -52,6 +52,9 @@ public abstract class VectorizationProvider {
     /** The float-array and float-segment kernels (dot, axpy, scale, reductions). */
     public abstract FloatKernels floats();
 
+    /** The dense matrix kernels (GEMV rows, GEMM) over F32/F16/BF16 weights. */
+    public abstract DenseKernels dense();
+
     /** The packed n-bit integer kernels (bulk pack and unpack of 1..8-bit codes). */
     public abstract PackKernels packing();
 
@@ -145,6 +148,7 @@ public abstract class VectorizationProvider {
     /** The fallback: plain Java loops. */
     static final class ScalarProvider extends VectorizationProvider {
         private final FloatKernels floats = new ScalarFloatKernels();
+        private final DenseKernels dense = new ScalarDenseKernels();
         private final PackKernels packing = new ScalarPackKernels();
         private final GgmlKernels ggml = new ScalarGgmlKernels();
         private final HalfKernels halves = new ScalarHalfKernels();
@@ -162,6 +166,11 @@ public abstract class VectorizationProvider {
         @Override
         public FloatKernels floats() {
             return floats;
+        }
+
+        @Override
+        public DenseKernels dense() {
+            return dense;
         }
 
         @Override

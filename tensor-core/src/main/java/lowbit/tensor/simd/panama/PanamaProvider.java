@@ -1,5 +1,6 @@
 package lowbit.tensor.simd.panama;
 
+import lowbit.tensor.simd.DenseKernels;
 import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.PackKernels;
 import lowbit.tensor.simd.GgmlKernels;
@@ -12,6 +13,7 @@ import lowbit.tensor.simd.VectorizationProvider;
  */
 public final class PanamaProvider extends VectorizationProvider {
     private final FloatKernels floats;
+    private final DenseKernels dense = new PanamaDenseKernels();
     private final PackKernels packing;
     private final GgmlKernels ggml;
     private final HalfKernels halves;
@@ -48,6 +50,11 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public FloatKernels floats() {
         return floats;
+    }
+
+    @Override
+    public DenseKernels dense() {
+        return dense;
     }
 
     @Override

@@ -1,0 +1,74 @@
+package lowbit.tensor.simd.panama;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * In-register widening of F16 and BF16 lanes to F32, used by the dense kernels so that half-precision weights are
+ * converted inside the loop that consumes them. A {@link ShortVector} of {@link #H} (half the float width, same lane
+ * count as {@link Species#F}) becomes one {@link FloatVector}.
+ *
+ * <p>F16: the sign and the exponent-and-mantissa bits shifted left by 13 are read as a float and multiplied by
+ * 2^112, which re-biases the exponent (15 → 127) for normal numbers and is exact for subnormal halves too (they
+ * become float subnormals scaled by a power of two into the normal range); infinities and NaNs, recognised by a
+ * result of magnitude &ge; 2^16, get the all-ones float exponent with sign and mantissa kept. The result equals
+ * {@link Float#float16ToFloat} bit for bit for every non-NaN input, and is a NaN for every NaN input. BF16 is the
+ * upper half of an F32: {@code bits << 16}.
+ *
+ * <p>(Kept local to the dense kernels; the bulk conversion kernels of the F16/BF16 work can share it later.)
+ */
+final class HalfLanes {
+    private HalfLanes() {
+    }
+
+    /** Shorts with as many lanes as {@link Species#F} has floats. */
+    static final VectorSpecies<Short> H = VectorSpecies.of(short.class, VectorShape.forBitSize(Species.BITS / 2));
+    private static final VectorSpecies<Integer> I = Species.I;
+
+    // Each helper stays under HotSpot's MaxInlineSize (35 bytecodes) so C2 inlines it at any call site, and the
+    // sequence is kept short (8 vector operations): when the GEMV loop around it grew too large, C2 hit its
+    // inlining node limit, left vector intrinsics unexpanded and boxed every vector (F16 GEMV ran 5x slower).
+    private static final FloatVector TWO_112 = FloatVector.broadcast(Species.F, 0x1p112f);
+    private static final IntVector SIGN_EM = IntVector.broadcast(I, 0x8FFF_E000);
+    private static final IntVector EXP_MASK = IntVector.broadcast(I, 0x7f80_0000);
+
+    /** IEEE binary16 bits to floats. */
+    static FloatVector f16(ShortVector h) {
+        return specials(TWO_112.mul(signAndMagnitude(h)));
+    }
+
+    /** bfloat16 bits to floats. */
+    static FloatVector bf16(ShortVector h) {
+        return ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16)
+                .reinterpretAsFloats();
+    }
+
+    /**
+     * Sign-extended half shifted left by 13: bits 13..27 hold exponent and mantissa, bits 28..31 copies of the sign;
+     * keeping bit 31 and bits 13..27 gives a float of the half's sign and of magnitude value·2^-112.
+     */
+    private static FloatVector signAndMagnitude(ShortVector h) {
+        return ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                .and(SIGN_EM).reinterpretAsFloats();
+    }
+
+    /**
+     * Infinity and NaN halves (exponent 31) came out as ±2^16·(1 + m/1024), the only results with magnitude
+     * &ge; 2^16 (the largest finite half is 65504): give them the all-ones exponent, keeping sign and mantissa.
+     */
+    private static FloatVector specials(FloatVector f) {
+        return f.blend(f.reinterpretAsInts().or(EXP_MASK).reinterpretAsFloats(), f.abs().compare(VectorOperators.GE, 0x1p16f));
+    }
+
+    /** Widens {@code n} halves (n a multiple of the lane count) from {@code src} into {@code dst}: for tests. */
+    static void widen(short[] src, boolean bf16, float[] dst, int n) {
+        for (int i = 0; i < n; i += H.length()) {
+            ShortVector h = ShortVector.fromArray(H, src, i);
+            (bf16 ? bf16(h) : f16(h)).intoArray(dst, i);
+        }
+    }
+}
