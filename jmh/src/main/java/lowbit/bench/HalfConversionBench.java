@@ -107,19 +107,19 @@ public class HalfConversionBench {
     // ---- F16 -> F32, arrays ----
 
     @Benchmark
-    public float[] f16ToF32Vector() {
+    public float[] f16ToF32_simd() {
         vector.f16ToF32(halves, 0, floatsOut, 0, size);
         return floatsOut;
     }
 
     @Benchmark
-    public float[] f16ToF32Scalar() {
+    public float[] f16ToF32_scalar() {
         scalar.f16ToF32(halves, 0, floatsOut, 0, size);
         return floatsOut;
     }
 
     @Benchmark
-    public float[] f16ToF32JdkLoop() {
+    public float[] f16ToF32_jdkLoop() {
         short[] src = halves;
         float[] dst = floatsOut;
         for (int i = 0; i < src.length; i++) {
@@ -131,19 +131,19 @@ public class HalfConversionBench {
     // ---- F32 -> F16, arrays ----
 
     @Benchmark
-    public short[] f32ToF16Vector() {
+    public short[] f32ToF16_simd() {
         vector.f32ToF16(floats, 0, shortsOut, 0, size);
         return shortsOut;
     }
 
     @Benchmark
-    public short[] f32ToF16Scalar() {
+    public short[] f32ToF16_scalar() {
         scalar.f32ToF16(floats, 0, shortsOut, 0, size);
         return shortsOut;
     }
 
     @Benchmark
-    public short[] f32ToF16JdkLoop() {
+    public short[] f32ToF16_jdkLoop() {
         float[] src = floats;
         short[] dst = shortsOut;
         for (int i = 0; i < src.length; i++) {
@@ -155,25 +155,25 @@ public class HalfConversionBench {
     // ---- BF16 <-> F32, arrays ----
 
     @Benchmark
-    public float[] bf16ToF32Vector() {
+    public float[] bf16ToF32_simd() {
         vector.bf16ToF32(bf16s, 0, floatsOut, 0, size);
         return floatsOut;
     }
 
     @Benchmark
-    public float[] bf16ToF32Scalar() {
+    public float[] bf16ToF32_scalar() {
         scalar.bf16ToF32(bf16s, 0, floatsOut, 0, size);
         return floatsOut;
     }
 
     @Benchmark
-    public short[] f32ToBf16Vector() {
+    public short[] f32ToBf16_simd() {
         vector.f32ToBf16(floats, 0, shortsOut, 0, size);
         return shortsOut;
     }
 
     @Benchmark
-    public short[] f32ToBf16Scalar() {
+    public short[] f32ToBf16_scalar() {
         scalar.f32ToBf16(floats, 0, shortsOut, 0, size);
         return shortsOut;
     }
@@ -181,49 +181,49 @@ public class HalfConversionBench {
     // ---- little-endian segments ----
 
     @Benchmark
-    public float[] f16SegmentToF32Vector() {
+    public float[] f16SegmentToF32_simd() {
         vector.f16ToF32(halvesSegment, 0, floatsOut, 0, size);
         return floatsOut;
     }
 
     @Benchmark
-    public float[] f16SegmentToF32Scalar() {
+    public float[] f16SegmentToF32_scalar() {
         scalar.f16ToF32(halvesSegment, 0, floatsOut, 0, size);
         return floatsOut;
     }
 
     @Benchmark
-    public MemorySegment f32ToF16SegmentVector() {
+    public MemorySegment f32ToF16Segment_simd() {
         vector.f32ToF16(floats, 0, segmentOut, 0, size);
         return segmentOut;
     }
 
     @Benchmark
-    public MemorySegment f32ToF16SegmentScalar() {
+    public MemorySegment f32ToF16Segment_scalar() {
         scalar.f32ToF16(floats, 0, segmentOut, 0, size);
         return segmentOut;
     }
 
     @Benchmark
-    public float[] bf16SegmentToF32Vector() {
+    public float[] bf16SegmentToF32_simd() {
         vector.bf16ToF32(bf16Segment, 0, floatsOut, 0, size);
         return floatsOut;
     }
 
     @Benchmark
-    public float[] bf16SegmentToF32Scalar() {
+    public float[] bf16SegmentToF32_scalar() {
         scalar.bf16ToF32(bf16Segment, 0, floatsOut, 0, size);
         return floatsOut;
     }
 
     @Benchmark
-    public MemorySegment f32ToBf16SegmentVector() {
+    public MemorySegment f32ToBf16Segment_simd() {
         vector.f32ToBf16(floats, 0, segmentOut, 0, size);
         return segmentOut;
     }
 
     @Benchmark
-    public MemorySegment f32ToBf16SegmentScalar() {
+    public MemorySegment f32ToBf16Segment_scalar() {
         scalar.f32ToBf16(floats, 0, segmentOut, 0, size);
         return segmentOut;
     }

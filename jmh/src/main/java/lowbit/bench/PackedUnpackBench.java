@@ -72,37 +72,37 @@ public class PackedUnpackBench {
     }
 
     @Benchmark
-    public int[] unpackProvider() {
+    public int[] unpack_simd() {
         provider.unpack(packed, 1, bits, true, out, 0, size);
         return out;
     }
 
     @Benchmark
-    public int[] unpackScalar() {
+    public int[] unpack_scalar() {
         scalar.unpack(packed, 1, bits, true, out, 0, size);
         return out;
     }
 
     @Benchmark
-    public byte[] unpackToBytesProvider() {
+    public byte[] unpackToBytes_simd() {
         provider.unpackToBytes(packed, 1, bits, true, outBytes, 0, size);
         return outBytes;
     }
 
     @Benchmark
-    public byte[] unpackToBytesScalar() {
+    public byte[] unpackToBytes_scalar() {
         scalar.unpackToBytes(packed, 1, bits, true, outBytes, 0, size);
         return outBytes;
     }
 
     @Benchmark
-    public byte[] packProvider() {
+    public byte[] pack_simd() {
         provider.pack(codes, 0, size, bits, packOut, 1);
         return packOut;
     }
 
     @Benchmark
-    public byte[] packScalar() {
+    public byte[] pack_scalar() {
         scalar.pack(codes, 0, size, bits, packOut, 1);
         return packOut;
     }
