@@ -88,6 +88,7 @@ final class PanamaGemm {
         float[] bp = new float[kcMax * panels * NR];
         float[] ap = new float[kcMax * Math.min(MC, ceilDiv(i1 - i0, MR) * MR)];
         float[] tile = new float[MR * NR];
+        int[] aIdx = transA ? null : gatherMap(MR, lda);
         for (int p0 = 0; p0 < k; p0 += KC) {
             int kc = Math.min(KC, k - p0);
             float bet = p0 == 0 ? beta : 1f;
@@ -100,7 +101,7 @@ final class PanamaGemm {
                 int aPanels = ceilDiv(mc, MR);
                 for (int s = 0; s < aPanels; s++) {
                     int i = ic + s * MR;
-                    packA(transA, a, aOff, lda, i, Math.min(MR, ic + mc - i), p0, kc, ap, s * kc * MR);
+                    packA(transA, a, aOff, lda, i, Math.min(MR, ic + mc - i), p0, kc, ap, s * kc * MR, aIdx);
                 }
                 for (int q = 0; q < panels; q++) {
                     int j = j0 + q * NR;
@@ -121,9 +122,30 @@ final class PanamaGemm {
         }
     }
 
-    /** ap[dst + p·MR + r] = op(A)[i0 + r, p0 + p], zero for r &ge; mr. */
+    /**
+     * The gather map that transposes {@code rows} rows of stride {@code ld} into k-major order: entry u (of
+     * max(L, rows)) is {@code (u % rows)·ld + u / rows}, so gathering at {@code base + p} with the map at offset u
+     * yields L consecutive packed values starting at packed index {@code p·rows + u}. Null when the offsets would
+     * overflow an int (callers then pack element by element).
+     */
+    static int[] gatherMap(int rows, long ld) {
+        int len = Math.max(L, rows);
+        if ((rows - 1) * ld + len / rows >= Integer.MAX_VALUE || len % rows != 0 || len % L != 0) {
+            return null;
+        }
+        int[] map = new int[len];
+        for (int u = 0; u < len; u++) {
+            map[u] = (int) ((u % rows) * ld + u / rows);
+        }
+        return map;
+    }
+
+    /**
+     * ap[dst + p·MR + r] = op(A)[i0 + r, p0 + p], zero for r &ge; mr. A full untransposed micro-panel is gathered
+     * with {@code aIdx} (from {@link #gatherMap}, or null to copy element by element).
+     */
     static void packA(boolean transA, float[] a, int aOff, int lda, int i0, int mr, int p0, int kc, float[] ap,
-            int dst) {
+            int dst, int[] aIdx) {
         if (mr < MR) {
             Arrays.fill(ap, dst, dst + kc * MR, 0f);
         }
@@ -131,12 +153,22 @@ final class PanamaGemm {
             for (int p = 0; p < kc; p++) {
                 System.arraycopy(a, aOff + (p0 + p) * lda + i0, ap, dst + p * MR, mr);
             }
-        } else {
-            for (int r = 0; r < mr; r++) {
-                int s = aOff + (i0 + r) * lda + p0;
-                for (int p = 0; p < kc; p++) {
-                    ap[dst + p * MR + r] = a[s + p];
+            return;
+        }
+        int s = aOff + i0 * lda + p0;
+        int p = 0;
+        if (mr == MR && aIdx != null) {
+            int len = aIdx.length, step = len / MR;
+            for (; p + step <= kc; p += step) {
+                for (int u = 0; u < len; u += L) {
+                    FloatVector.fromArray(F, a, s + p, aIdx, u).intoArray(ap, dst + p * MR + u);
                 }
+            }
+        }
+        for (int r = 0; r < mr; r++) {
+            int row = s + r * lda;
+            for (int q = p; q < kc; q++) {
+                ap[dst + q * MR + r] = a[row + q];
             }
         }
     }
