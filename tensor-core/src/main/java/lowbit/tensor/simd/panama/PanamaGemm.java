@@ -8,12 +8,13 @@ import lowbit.tensor.parallel.Parallel;
 /**
  * Blocked GEMM {@code C = α·op(A)·op(B) + β·C} in the style of Goto/BLIS: for each block of {@link #NC} columns
  * of C and each slice of {@link #KC} along k, a panel of op(B) is packed (converted to float, {@link #NR} columns
- * per k index, so the micro-kernel reads it contiguously); for each group of {@link #MR} rows of op(A) a micro-panel
- * is packed (MR values per k index) and the register-tiled micro-kernel accumulates an MR×NR tile of C in
- * 2·MR vector registers, broadcasting one A value per row and loading two B vectors per k index. The packed A
- * micro-panel (MR·KC floats) stays in L1 while the B panel (KC·NC floats) streams from L2. Blocks of C are
- * independent tasks on {@link Parallel}; every element of C sees the same sequence of operations whatever the
- * split, so results do not depend on the thread count.
+ * per k index, so the micro-kernel reads it contiguously); for each block of {@link #MC} rows of op(A) the block is
+ * packed as micro-panels of {@link #MR} rows (MR values per k index). The loops then run over the B micro-panels
+ * and, innermost, over the A micro-panels, so one B micro-panel (KC·NR floats) stays in L1 while the packed A block
+ * (MC·KC floats) streams from L2, MR floats per k index. The register-tiled micro-kernel accumulates an MR×NR tile
+ * of C in 2·MR vector registers, broadcasting one A value per row and loading two B vectors per k index. Blocks of
+ * C are independent tasks on {@link Parallel}; every element of C sees the same sequence of operations whatever
+ * the split, so results do not depend on the thread count.
  *
  * <p>Edge tiles (fewer than MR rows or NR columns left) are packed with zeros, computed into a scratch tile and
  * merged element by element.
@@ -28,14 +29,12 @@ final class PanamaGemm {
     static final int NR = 2 * L;
     /** Depth of one packed slice along k. */
     static final int KC = 256;
+    /** Rows of op(A) per packed block. */
+    static final int MC = 256;
     /** Columns of C per task (a multiple of NR at every width). */
-    static final int NC = 512;
+    static final int NC = 1024;
 
     private PanamaGemm() {
-    }
-
-    private static FloatVector mulAdd(FloatVector a, FloatVector b, FloatVector acc) {
-        return FMA ? a.fma(b, acc) : a.mul(b).add(acc);
     }
 
     static void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
@@ -87,8 +86,9 @@ final class PanamaGemm {
         int panels = ceilDiv(j1 - j0, NR);
         int kcMax = Math.min(KC, k);
         float[] bp = new float[kcMax * panels * NR];
-        float[] ap = new float[kcMax * MR];
+        float[] ap = new float[kcMax * Math.min(MC, ceilDiv(i1 - i0, MR) * MR)];
         float[] tile = new float[MR * NR];
+        int[] aIdx = transA ? null : gatherMap(MR, lda);
         for (int p0 = 0; p0 < k; p0 += KC) {
             int kc = Math.min(KC, k - p0);
             float bet = p0 == 0 ? beta : 1f;
@@ -96,38 +96,79 @@ final class PanamaGemm {
                 int j = j0 + q * NR;
                 b.pack(transB, j, Math.min(NR, j1 - j), p0, kc, NR, bp, q * kc * NR);
             }
-            for (int i = i0; i < i1; i += MR) {
-                int mr = Math.min(MR, i1 - i);
-                packA(transA, a, aOff, lda, i, mr, p0, kc, ap);
+            for (int ic = i0; ic < i1; ic += MC) {
+                int mc = Math.min(MC, i1 - ic);
+                int aPanels = ceilDiv(mc, MR);
+                for (int s = 0; s < aPanels; s++) {
+                    int i = ic + s * MR;
+                    packA(transA, a, aOff, lda, i, Math.min(MR, ic + mc - i), p0, kc, ap, s * kc * MR, aIdx);
+                }
                 for (int q = 0; q < panels; q++) {
                     int j = j0 + q * NR;
                     int nr = Math.min(NR, j1 - j);
-                    if (mr == MR && nr == NR) {
-                        kernel(kc, ap, bp, q * kc * NR, c, cOff + i * ldc + j, ldc, alpha, bet);
-                    } else {
-                        kernel(kc, ap, bp, q * kc * NR, tile, 0, NR, 1f, 0f);
-                        merge(tile, mr, nr, c, cOff + i * ldc + j, ldc, alpha, bet);
+                    int bOff = q * kc * NR;
+                    for (int s = 0; s < aPanels; s++) {
+                        int i = ic + s * MR;
+                        int mr = Math.min(MR, ic + mc - i);
+                        if (mr == MR && nr == NR) {
+                            kernel(kc, ap, s * kc * MR, bp, bOff, c, cOff + i * ldc + j, ldc, alpha, bet);
+                        } else {
+                            kernel(kc, ap, s * kc * MR, bp, bOff, tile, 0, NR, 1f, 0f);
+                            merge(tile, mr, nr, c, cOff + i * ldc + j, ldc, alpha, bet);
+                        }
                     }
                 }
             }
         }
     }
 
-    /** ap[p·MR + r] = op(A)[i0 + r, p0 + p], zero for r &ge; mr. */
-    static void packA(boolean transA, float[] a, int aOff, int lda, int i0, int mr, int p0, int kc, float[] ap) {
+    /**
+     * The gather map that transposes {@code rows} rows of stride {@code ld} into k-major order: entry u (of
+     * max(L, rows)) is {@code (u % rows)·ld + u / rows}, so gathering at {@code base + p} with the map at offset u
+     * yields L consecutive packed values starting at packed index {@code p·rows + u}. Null when the offsets would
+     * overflow an int (callers then pack element by element).
+     */
+    static int[] gatherMap(int rows, long ld) {
+        int len = Math.max(L, rows);
+        if ((rows - 1) * ld + len / rows >= Integer.MAX_VALUE || len % rows != 0 || len % L != 0) {
+            return null;
+        }
+        int[] map = new int[len];
+        for (int u = 0; u < len; u++) {
+            map[u] = (int) ((u % rows) * ld + u / rows);
+        }
+        return map;
+    }
+
+    /**
+     * ap[dst + p·MR + r] = op(A)[i0 + r, p0 + p], zero for r &ge; mr. A full untransposed micro-panel is gathered
+     * with {@code aIdx} (from {@link #gatherMap}, or null to copy element by element).
+     */
+    static void packA(boolean transA, float[] a, int aOff, int lda, int i0, int mr, int p0, int kc, float[] ap,
+            int dst, int[] aIdx) {
         if (mr < MR) {
-            Arrays.fill(ap, 0, kc * MR, 0f);
+            Arrays.fill(ap, dst, dst + kc * MR, 0f);
         }
         if (transA) {
             for (int p = 0; p < kc; p++) {
-                System.arraycopy(a, aOff + (p0 + p) * lda + i0, ap, p * MR, mr);
+                System.arraycopy(a, aOff + (p0 + p) * lda + i0, ap, dst + p * MR, mr);
             }
-        } else {
-            for (int r = 0; r < mr; r++) {
-                int s = aOff + (i0 + r) * lda + p0;
-                for (int p = 0; p < kc; p++) {
-                    ap[p * MR + r] = a[s + p];
+            return;
+        }
+        int s = aOff + i0 * lda + p0;
+        int p = 0;
+        if (mr == MR && aIdx != null) {
+            int len = aIdx.length, step = len / MR;
+            for (; p + step <= kc; p += step) {
+                for (int u = 0; u < len; u += L) {
+                    FloatVector.fromArray(F, a, s + p, aIdx, u).intoArray(ap, dst + p * MR + u);
                 }
+            }
+        }
+        for (int r = 0; r < mr; r++) {
+            int row = s + r * lda;
+            for (int q = p; q < kc; q++) {
+                ap[dst + q * MR + r] = a[row + q];
             }
         }
     }
@@ -142,65 +183,98 @@ final class PanamaGemm {
         }
     }
 
-    /** C tile (MR × NR at cIdx, row stride ldc) = α·(Ap·Bp) + β·C tile, C not read when β = 0. */
-    private static void kernel(int kc, float[] ap, float[] bp, int bOff, float[] c, int cIdx, int ldc, float alpha,
-            float beta) {
+    /**
+     * C tile (MR × NR at cIdx, row stride ldc) = α·(Ap·Bp) + β·C tile, C not read when β = 0. The tile lives in
+     * local variables and the epilogue is written out here (not in a helper taking vectors) so that C2 keeps every
+     * accumulator in a register instead of boxing it at a call.
+     */
+    private static void kernel(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] c, int cIdx, int ldc,
+            float alpha, float beta) {
         FloatVector z = FloatVector.zero(F);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
         for (int p = 0; p < kc; p++) {
             int bi = bOff + p * NR;
-            int ai = p * MR;
+            int ai = aOff + p * MR;
             FloatVector b0 = FloatVector.fromArray(F, bp, bi);
             FloatVector b1 = FloatVector.fromArray(F, bp, bi + L);
             FloatVector a;
-                a = FloatVector.broadcast(F, ap[ai + 0]);
-                c00 = mulAdd(a, b0, c00);
-                c01 = mulAdd(a, b1, c01);
-                a = FloatVector.broadcast(F, ap[ai + 1]);
-                c10 = mulAdd(a, b0, c10);
-                c11 = mulAdd(a, b1, c11);
-                a = FloatVector.broadcast(F, ap[ai + 2]);
-                c20 = mulAdd(a, b0, c20);
-                c21 = mulAdd(a, b1, c21);
-                a = FloatVector.broadcast(F, ap[ai + 3]);
-                c30 = mulAdd(a, b0, c30);
-                c31 = mulAdd(a, b1, c31);
-                a = FloatVector.broadcast(F, ap[ai + 4]);
-                c40 = mulAdd(a, b0, c40);
-                c41 = mulAdd(a, b1, c41);
-                a = FloatVector.broadcast(F, ap[ai + 5]);
-                c50 = mulAdd(a, b0, c50);
-                c51 = mulAdd(a, b1, c51);
-                a = FloatVector.broadcast(F, ap[ai + 6]);
-                c60 = mulAdd(a, b0, c60);
-                c61 = mulAdd(a, b1, c61);
-                a = FloatVector.broadcast(F, ap[ai + 7]);
-                c70 = mulAdd(a, b0, c70);
-                c71 = mulAdd(a, b1, c71);
+            a = FloatVector.broadcast(F, ap[ai + 0]);
+            c00 = FMA ? a.fma(b0, c00) : a.mul(b0).add(c00);
+            c01 = FMA ? a.fma(b1, c01) : a.mul(b1).add(c01);
+            a = FloatVector.broadcast(F, ap[ai + 1]);
+            c10 = FMA ? a.fma(b0, c10) : a.mul(b0).add(c10);
+            c11 = FMA ? a.fma(b1, c11) : a.mul(b1).add(c11);
+            a = FloatVector.broadcast(F, ap[ai + 2]);
+            c20 = FMA ? a.fma(b0, c20) : a.mul(b0).add(c20);
+            c21 = FMA ? a.fma(b1, c21) : a.mul(b1).add(c21);
+            a = FloatVector.broadcast(F, ap[ai + 3]);
+            c30 = FMA ? a.fma(b0, c30) : a.mul(b0).add(c30);
+            c31 = FMA ? a.fma(b1, c31) : a.mul(b1).add(c31);
+            a = FloatVector.broadcast(F, ap[ai + 4]);
+            c40 = FMA ? a.fma(b0, c40) : a.mul(b0).add(c40);
+            c41 = FMA ? a.fma(b1, c41) : a.mul(b1).add(c41);
+            a = FloatVector.broadcast(F, ap[ai + 5]);
+            c50 = FMA ? a.fma(b0, c50) : a.mul(b0).add(c50);
+            c51 = FMA ? a.fma(b1, c51) : a.mul(b1).add(c51);
+            a = FloatVector.broadcast(F, ap[ai + 6]);
+            c60 = FMA ? a.fma(b0, c60) : a.mul(b0).add(c60);
+            c61 = FMA ? a.fma(b1, c61) : a.mul(b1).add(c61);
+            a = FloatVector.broadcast(F, ap[ai + 7]);
+            c70 = FMA ? a.fma(b0, c70) : a.mul(b0).add(c70);
+            c71 = FMA ? a.fma(b1, c71) : a.mul(b1).add(c71);
         }
-        put(c00, c, cIdx + 0 * ldc, alpha, beta);
-        put(c01, c, cIdx + 0 * ldc + L, alpha, beta);
-        put(c10, c, cIdx + 1 * ldc, alpha, beta);
-        put(c11, c, cIdx + 1 * ldc + L, alpha, beta);
-        put(c20, c, cIdx + 2 * ldc, alpha, beta);
-        put(c21, c, cIdx + 2 * ldc + L, alpha, beta);
-        put(c30, c, cIdx + 3 * ldc, alpha, beta);
-        put(c31, c, cIdx + 3 * ldc + L, alpha, beta);
-        put(c40, c, cIdx + 4 * ldc, alpha, beta);
-        put(c41, c, cIdx + 4 * ldc + L, alpha, beta);
-        put(c50, c, cIdx + 5 * ldc, alpha, beta);
-        put(c51, c, cIdx + 5 * ldc + L, alpha, beta);
-        put(c60, c, cIdx + 6 * ldc, alpha, beta);
-        put(c61, c, cIdx + 6 * ldc + L, alpha, beta);
-        put(c70, c, cIdx + 7 * ldc, alpha, beta);
-        put(c71, c, cIdx + 7 * ldc + L, alpha, beta);
-    }
-
-    private static void put(FloatVector acc, float[] c, int idx, float alpha, float beta) {
+        FloatVector av = FloatVector.broadcast(F, alpha);
         if (beta == 0f) {
-            acc.mul(alpha).intoArray(c, idx);
+            c00.mul(av).intoArray(c, cIdx + 0 * ldc);
+            c01.mul(av).intoArray(c, cIdx + 0 * ldc + L);
+            c10.mul(av).intoArray(c, cIdx + 1 * ldc);
+            c11.mul(av).intoArray(c, cIdx + 1 * ldc + L);
+            c20.mul(av).intoArray(c, cIdx + 2 * ldc);
+            c21.mul(av).intoArray(c, cIdx + 2 * ldc + L);
+            c30.mul(av).intoArray(c, cIdx + 3 * ldc);
+            c31.mul(av).intoArray(c, cIdx + 3 * ldc + L);
+            c40.mul(av).intoArray(c, cIdx + 4 * ldc);
+            c41.mul(av).intoArray(c, cIdx + 4 * ldc + L);
+            c50.mul(av).intoArray(c, cIdx + 5 * ldc);
+            c51.mul(av).intoArray(c, cIdx + 5 * ldc + L);
+            c60.mul(av).intoArray(c, cIdx + 6 * ldc);
+            c61.mul(av).intoArray(c, cIdx + 6 * ldc + L);
+            c70.mul(av).intoArray(c, cIdx + 7 * ldc);
+            c71.mul(av).intoArray(c, cIdx + 7 * ldc + L);
         } else {
-            mulAdd(acc, FloatVector.broadcast(F, alpha), FloatVector.fromArray(F, c, idx).mul(beta)).intoArray(c, idx);
+            FloatVector bv = FloatVector.broadcast(F, beta);
+            FloatVector y00 = FloatVector.fromArray(F, c, cIdx + 0 * ldc).mul(bv);
+            (FMA ? c00.fma(av, y00) : c00.mul(av).add(y00)).intoArray(c, cIdx + 0 * ldc);
+            FloatVector y01 = FloatVector.fromArray(F, c, cIdx + 0 * ldc + L).mul(bv);
+            (FMA ? c01.fma(av, y01) : c01.mul(av).add(y01)).intoArray(c, cIdx + 0 * ldc + L);
+            FloatVector y10 = FloatVector.fromArray(F, c, cIdx + 1 * ldc).mul(bv);
+            (FMA ? c10.fma(av, y10) : c10.mul(av).add(y10)).intoArray(c, cIdx + 1 * ldc);
+            FloatVector y11 = FloatVector.fromArray(F, c, cIdx + 1 * ldc + L).mul(bv);
+            (FMA ? c11.fma(av, y11) : c11.mul(av).add(y11)).intoArray(c, cIdx + 1 * ldc + L);
+            FloatVector y20 = FloatVector.fromArray(F, c, cIdx + 2 * ldc).mul(bv);
+            (FMA ? c20.fma(av, y20) : c20.mul(av).add(y20)).intoArray(c, cIdx + 2 * ldc);
+            FloatVector y21 = FloatVector.fromArray(F, c, cIdx + 2 * ldc + L).mul(bv);
+            (FMA ? c21.fma(av, y21) : c21.mul(av).add(y21)).intoArray(c, cIdx + 2 * ldc + L);
+            FloatVector y30 = FloatVector.fromArray(F, c, cIdx + 3 * ldc).mul(bv);
+            (FMA ? c30.fma(av, y30) : c30.mul(av).add(y30)).intoArray(c, cIdx + 3 * ldc);
+            FloatVector y31 = FloatVector.fromArray(F, c, cIdx + 3 * ldc + L).mul(bv);
+            (FMA ? c31.fma(av, y31) : c31.mul(av).add(y31)).intoArray(c, cIdx + 3 * ldc + L);
+            FloatVector y40 = FloatVector.fromArray(F, c, cIdx + 4 * ldc).mul(bv);
+            (FMA ? c40.fma(av, y40) : c40.mul(av).add(y40)).intoArray(c, cIdx + 4 * ldc);
+            FloatVector y41 = FloatVector.fromArray(F, c, cIdx + 4 * ldc + L).mul(bv);
+            (FMA ? c41.fma(av, y41) : c41.mul(av).add(y41)).intoArray(c, cIdx + 4 * ldc + L);
+            FloatVector y50 = FloatVector.fromArray(F, c, cIdx + 5 * ldc).mul(bv);
+            (FMA ? c50.fma(av, y50) : c50.mul(av).add(y50)).intoArray(c, cIdx + 5 * ldc);
+            FloatVector y51 = FloatVector.fromArray(F, c, cIdx + 5 * ldc + L).mul(bv);
+            (FMA ? c51.fma(av, y51) : c51.mul(av).add(y51)).intoArray(c, cIdx + 5 * ldc + L);
+            FloatVector y60 = FloatVector.fromArray(F, c, cIdx + 6 * ldc).mul(bv);
+            (FMA ? c60.fma(av, y60) : c60.mul(av).add(y60)).intoArray(c, cIdx + 6 * ldc);
+            FloatVector y61 = FloatVector.fromArray(F, c, cIdx + 6 * ldc + L).mul(bv);
+            (FMA ? c61.fma(av, y61) : c61.mul(av).add(y61)).intoArray(c, cIdx + 6 * ldc + L);
+            FloatVector y70 = FloatVector.fromArray(F, c, cIdx + 7 * ldc).mul(bv);
+            (FMA ? c70.fma(av, y70) : c70.mul(av).add(y70)).intoArray(c, cIdx + 7 * ldc);
+            FloatVector y71 = FloatVector.fromArray(F, c, cIdx + 7 * ldc + L).mul(bv);
+            (FMA ? c71.fma(av, y71) : c71.mul(av).add(y71)).intoArray(c, cIdx + 7 * ldc + L);
         }
     }
 
