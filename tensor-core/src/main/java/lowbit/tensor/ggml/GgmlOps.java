@@ -1,5 +1,6 @@
 package lowbit.tensor.ggml;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import lowbit.tensor.parallel.Parallel;
@@ -86,7 +87,9 @@ public final class GgmlOps {
         Blocks.checkBytes(weight, "weight matrix of " + rows + "x" + cols, w, wOff, rowBytes * rows);
         Objects.checkFromIndexSize(xOff, cols, x.length);
         Objects.checkFromIndexSize(yOff, rows, y.length);
-        MemorySegment act = MemorySegment.ofArray(new byte[Math.toIntExact((long) nb * at.blockBytes())]);
+        // native like mapped weights: kernels that see one segment class inline its accessors (mixing heap and native
+        // segments in the same loads left virtual calls in the hot loop)
+        MemorySegment act = Arena.ofAuto().allocate((long) nb * at.blockBytes(), 64);
         quantizeActivation(weight, x, xOff, act, 0, cols);
         long grain = Math.max(1, Math.min(64, rows / (8L * Parallel.parallelism())));
         if (grain >= 4) {
