@@ -590,27 +590,37 @@ final class PanamaGgmlKernels implements GgmlKernels {
         }
         dst.set(F16_LE, off, Float.floatToFloat16(d));
         long qs = off + (withSum ? 4 : 2);
-        FloatVector sum = FloatVector.zero(F);
+        IntVector sum = IntVector.zero(I);
         for (int h = 0; h < 32; h += 16) {
             ByteVector out = ByteVector.zero(B16);
             for (int p = 0; p < PER16; p++) {
-                FloatVector r = roundHalfAwayFromZero(FloatVector.fromArray(F, x, xo + h + p * FL).mul(id));
-                sum = sum.add(r);
-                out = out.or((ByteVector) r.convertShape(VectorOperators.F2B, B16, -p));
+                // truncating F2I of the half-adjusted value is roundf; |q| <= 127, so I2B keeps it as (int8)
+                IntVector q = (IntVector) roundHalfAwayFromZero(FloatVector.fromArray(F, x, xo + h + p * FL).mul(id))
+                        .convert(VectorOperators.F2I, 0);
+                sum = sum.add(q);
+                out = out.or((ByteVector) q.convertShape(VectorOperators.I2B, B16, -p));
             }
             out.intoMemorySegment(dst, qs + h, LE);
         }
         if (withSum) {
-            int s = (int) sum.reduceLanes(VectorOperators.ADD); // integers below 2^12: exact in any order
+            int s = sum.reduceLanes(VectorOperators.ADD);
             dst.set(F16_LE, off + 2, Float.floatToFloat16(s * d));
         }
     }
 
-    /** C's roundf for |v| &lt; 2^31: truncate, add one when the dropped fraction is at least 1/2, restore the sign. */
+    /** 0.5 &minus; 2^&minus;25, the float just below 1/2. */
+    private static final float HALF_DOWN = Math.nextDown(0.5f);
+
+    /**
+     * C's roundf for |v| &lt; 2^22, as a float holding an integer: trunc(v + copysign(0.5 &minus; 2^&minus;25, v)).
+     * Exact: for a = |v| &lt; 1/2, a + h &le; 1 &minus; 2^&minus;24 rounds below 1; for a &ge; 1/2 with n = floor(a) and
+     * u = ulp(a) &ge; 2^&minus;24, a fraction &ge; 1/2 puts a + h within 2^&minus;25 &le; u/2 below n+1 or above it (the
+     * only tie, a = 1/2, rounds to the even 1.0), and a fraction &le; 1/2 &minus; u keeps a + h below the float
+     * n + 1 &minus; u. Here |v| &le; 127·(1 + 2^&minus;20) (amax·id with a finite id).
+     */
     private static FloatVector roundHalfAwayFromZero(FloatVector v) {
-        FloatVector a = v.abs();
-        FloatVector t = (FloatVector) ((IntVector) a.convert(VectorOperators.F2I, 0)).convert(VectorOperators.I2F, 0);
-        t = t.lanewise(VectorOperators.ADD, 1f, a.sub(t).compare(VectorOperators.GE, 0.5f)); // a - t is exact
-        return t.lanewise(VectorOperators.NEG, v.compare(VectorOperators.LT, 0f));
+        IntVector sign = v.reinterpretAsInts().and(0x8000_0000);
+        FloatVector h = sign.or(Float.floatToRawIntBits(HALF_DOWN)).reinterpretAsFloats();
+        return v.add(h);
     }
 }
