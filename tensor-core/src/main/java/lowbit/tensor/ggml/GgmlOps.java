@@ -1,5 +1,6 @@
 package lowbit.tensor.ggml;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import lowbit.tensor.parallel.Parallel;
@@ -86,11 +87,26 @@ public final class GgmlOps {
         Blocks.checkBytes(weight, "weight matrix of " + rows + "x" + cols, w, wOff, rowBytes * rows);
         Objects.checkFromIndexSize(xOff, cols, x.length);
         Objects.checkFromIndexSize(yOff, rows, y.length);
-        MemorySegment act = MemorySegment.ofArray(new byte[Math.toIntExact((long) nb * at.blockBytes())]);
+        // native like mapped weights: kernels that see one segment class inline its accessors (mixing heap and native
+        // segments in the same loads left virtual calls in the hot loop)
+        MemorySegment act = Arena.ofAuto().allocate((long) nb * at.blockBytes(), 64);
         quantizeActivation(weight, x, xOff, act, 0, cols);
-        Parallel.forRange(0, rows, Math.max(1, Math.min(64, rows / (8L * Parallel.parallelism()))), (from, to) -> {
-            for (long r = from; r < to; r++) {
-                y[yOff + (int) r] = dotUnchecked(weight, w, wOff + r * rowBytes, act, 0, nb);
+        long grain = Math.max(1, Math.min(64, rows / (8L * Parallel.parallelism())));
+        if (grain >= 4) {
+            grain &= ~3L; // whole groups of four rows for the multi-row kernels
+        }
+        Parallel.forRange(0, rows, grain, (from, to) -> {
+            int n = (int) (to - from);
+            long wr = wOff + from * rowBytes;
+            int yr = yOff + (int) from;
+            switch (weight) {
+                case Q4_0 -> K.dotRowsQ4_0Q8_0(w, wr, rowBytes, n, act, 0, nb, y, yr);
+                case Q8_0 -> K.dotRowsQ8_0Q8_0(w, wr, rowBytes, n, act, 0, nb, y, yr);
+                default -> {
+                    for (int r = 0; r < n; r++) {
+                        y[yr + r] = dotUnchecked(weight, w, wr + r * rowBytes, act, 0, nb);
+                    }
+                }
             }
         });
     }

@@ -42,4 +42,23 @@ public interface GgmlKernels {
 
     /** Q8_0 row times Q8_0 row. */
     float dotQ8_0Q8_0(MemorySegment w, long wOff, MemorySegment a, long aOff, int nBlocks);
+
+    /**
+     * {@code y[yOff + r] = dotQ4_0Q8_0(w, wOff + r·rowStride, a, aOff, nBlocks)} for r &lt; rows, with the same bits
+     * as the one-row dot (an implementation may share activation loads between rows).
+     */
+    default void dotRowsQ4_0Q8_0(MemorySegment w, long wOff, long rowStride, int rows, MemorySegment a, long aOff,
+            int nBlocks, float[] y, int yOff) {
+        for (int r = 0; r < rows; r++) {
+            y[yOff + r] = dotQ4_0Q8_0(w, wOff + r * rowStride, a, aOff, nBlocks);
+        }
+    }
+
+    /** As {@link #dotRowsQ4_0Q8_0} for Q8_0 weights. */
+    default void dotRowsQ8_0Q8_0(MemorySegment w, long wOff, long rowStride, int rows, MemorySegment a, long aOff,
+            int nBlocks, float[] y, int yOff) {
+        for (int r = 0; r < rows; r++) {
+            y[yOff + r] = dotQ8_0Q8_0(w, wOff + r * rowStride, a, aOff, nBlocks);
+        }
+    }
 }

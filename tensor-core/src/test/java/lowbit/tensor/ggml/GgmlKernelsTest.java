@@ -153,6 +153,42 @@ class GgmlKernelsTest {
         }
     }
 
+    /** The multi-row dots (which share activation loads between rows) give each row the one-row dot's bits. */
+    @Test
+    void multiRowDotsEqualTheOneRowDotBitForBit() {
+        Random r = new Random(SEED + 2);
+        for (GgmlType t : new GgmlType[] {GgmlType.Q4_0, GgmlType.Q8_0}) {
+            for (int rows : new int[] {1, 2, 3, 4, 5, 7, 8, 9}) {
+                for (int nb : new int[] {1, 3, 13, 32}) {
+                    int pw = r.nextInt(5), pa = r.nextInt(5);
+                    long stride = (long) nb * t.blockBytes() + r.nextInt(3);
+                    MemorySegment w = randomBlocks(r, t, (int) ((stride * rows + t.blockBytes() - 1) / t.blockBytes()), pw);
+                    for (int row = 0; row < rows; row++) { // sane scales at every row start
+                        for (int b = 0; b < nb; b++) {
+                            w.set(ScalarGgmlKernels.F16_LE, pw + row * stride + (long) b * t.blockBytes(),
+                                    Float.floatToFloat16((float) r.nextGaussian() * 0.01f));
+                        }
+                    }
+                    MemorySegment a = MemorySegment.ofArray(new byte[nb * 34 + pa]);
+                    REF.quantizeQ8_0(row(r, nb), 0, a, pa, nb);
+                    float[] y = new float[rows + 2];
+                    if (t == GgmlType.Q4_0) {
+                        k.dotRowsQ4_0Q8_0(w, pw, stride, rows, a, pa, nb, y, 1);
+                    } else {
+                        k.dotRowsQ8_0Q8_0(w, pw, stride, rows, a, pa, nb, y, 1);
+                    }
+                    for (int row = 0; row < rows; row++) {
+                        float want = dot(k, t, w, pw + row * stride, a, pa, nb);
+                        assertThat(y[1 + row]).as("%s rows=%d nb=%d row=%d provider=%s", t, rows, nb, row,
+                                SimdTesting.providerName()).isEqualTo(want);
+                    }
+                    assertThat(y[0]).isZero();
+                    assertThat(y[rows + 1]).isZero();
+                }
+            }
+        }
+    }
+
     static float dot(GgmlKernels k, GgmlType t, MemorySegment w, long wo, MemorySegment a, long ao, int nb) {
         return switch (t) {
             case Q4_0 -> k.dotQ4_0Q8_0(w, wo, a, ao, nb);

@@ -9,8 +9,10 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 import lowbit.tensor.simd.GgmlKernels;
 import lowbit.tensor.simd.ScalarGgmlKernels;
@@ -21,7 +23,9 @@ import lowbit.tensor.simd.ScalarGgmlKernels;
  * <p>Dot products: per block, codes are widened from bytes to int lanes ({@code B2I}: one {@code vpmovsxbd} on x86),
  * multiplied and added in int lanes (exact), then the block's int lanes are converted to float and multiplied by the
  * block's d_w·d_a into a float accumulator (ggml's own AVX scheme); one lane reduction per row. Blocks with a
- * minimum add m_w·s_a in a scalar float.
+ * minimum add m_w·s_a in a scalar float. Q4_0 and Q8_0 (the GEMV hot path) multiply in 16-bit lanes instead and
+ * have multi-row forms sharing the activation loads; {@code -Dlowbit.ggml.group=1|2|4} picks the rows per group
+ * (default 2: four rows exceed C2's inlining node budget and run slower).
  *
  * <p>Encoders: max-abs, scaling, rounding and packing in vectors; codes are narrowed into a 16-byte vector with
  * {@code convertShape} into successive parts. A block that is not finite, or whose inverse scale overflows, is
@@ -40,6 +44,15 @@ final class PanamaGgmlKernels implements GgmlKernels {
     /** Float vectors per 16 codes. */
     private static final int PER16 = 16 / FL;
     private static final boolean FMA = Species.FMA;
+    /** Short lanes per block-half vector in the Q4_0/Q8_0 dots: 16 (256-bit shorts) from 256 bits up, else 8. */
+    private static final int SL = Math.min(16, Species.BITS / 16);
+    private static final VectorSpecies<Short> SS = VectorSpecies.of(short.class, VectorShape.forBitSize(SL * 16));
+    /** SL bytes: 128 or 64 bits. */
+    private static final VectorSpecies<Byte> BS = VectorSpecies.of(byte.class, VectorShape.forBitSize(SL * 8));
+    /** Int vectors per short vector of SL lanes. */
+    private static final int IPARTS = SL / FL;
+    /** Rows per multi-row dot group (1, 2 or 4); a measurement knob, see the class comment. */
+    private static final int GROUP = Integer.getInteger("lowbit.ggml.group", 2);
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** 0..31: bit positions in qh of the elements of a Q5 block. */
     private static final int[] BITS = new int[32];
@@ -66,26 +79,199 @@ final class PanamaGgmlKernels implements GgmlKernels {
 
     // ---------------------------------------------------------------- dot products
 
+    // Q4_0 and Q8_0 dots: one row, or 2/4 rows sharing each activation load. Per block and row the integer sum is
+    // formed in 16-bit lanes (SL codes per vector; the products and the Q4_0 offset fit: |P| <= 2*15*128 + 8*256 and
+    // |q_w*q_a| <= 2^14), widened once to int lanes (S2I; below 512 bits the parts are added exactly in ints), so each
+    // block ends as one int vector per row, converted to float and fused into one float accumulator per row with
+    // d_w*d_a: every lane gets exactly one rounded term per block, by the same operations whether a row is computed
+    // alone or in a group. Q4_0's "-8" is folded as 8*(y0 + y1), computed once per block for all rows. Everything is
+    // written out in these methods (no helpers taking vectors: a helper C2 declines to inline boxes its arguments).
+
     @Override
     public float dotQ4_0Q8_0(MemorySegment w, long wOff, MemorySegment a, long aOff, int nBlocks) {
-        FloatVector acc = FloatVector.zero(F);
+        long w0 = wOff;
+        FloatVector acc0 = FloatVector.zero(F);
         for (int b = 0; b < nBlocks; b++) {
-            long wb = wOff + 18L * b, ab = aOff + 34L * b;
-            IntVector s = IntVector.zero(I);
-            for (int j = 0; j < 16; j += BLN) {
-                ByteVector wv = load(w, wb + 2 + j);
-                ByteVector y0 = load(a, ab + 2 + j);
-                ByteVector y1 = load(a, ab + 18 + j);
-                for (int p = 0; p < PARTS; p++) {
-                    IntVector q = widen(wv, p);
-                    IntVector lo = q.and(0xF).sub(8);
-                    IntVector hi = q.lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8);
-                    s = s.add(lo.mul(widen(y0, p))).add(hi.mul(widen(y1, p)));
+            long o = 18L * b, ab = aOff + 34L * b;
+            ShortVector y0 = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 2, LE).convertShape(VectorOperators.B2S, SS, 0);
+            ShortVector y1 = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 18, LE).convertShape(VectorOperators.B2S, SS, 0);
+            ShortVector y8 = y0.add(y1).lanewise(VectorOperators.LSHL, 3);
+            ShortVector q0 = (ShortVector) ByteVector.fromMemorySegment(BS, w, w0 + o + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+            ShortVector p0 = q0.and((short) 0xF).mul(y0).add(q0.lanewise(VectorOperators.LSHR, 4).mul(y1)).sub(y8);
+            IntVector s0 = (IntVector) p0.convertShape(VectorOperators.S2I, I, 0);
+            for (int k = 1; k < IPARTS; k++) {
+                s0 = s0.add((IntVector) p0.convertShape(VectorOperators.S2I, I, k));
+            }
+            for (int h = SL; h < 16; h += SL) { // 128-bit vectors only
+                ShortVector y0h = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 2 + h, LE).convertShape(VectorOperators.B2S, SS, 0);
+                ShortVector y1h = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 18 + h, LE).convertShape(VectorOperators.B2S, SS, 0);
+                ShortVector y8h = y0h.add(y1h).lanewise(VectorOperators.LSHL, 3);
+                ShortVector q0h = (ShortVector) ByteVector.fromMemorySegment(BS, w, w0 + o + 2 + h, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+                ShortVector p0h = q0h.and((short) 0xF).mul(y0h).add(q0h.lanewise(VectorOperators.LSHR, 4).mul(y1h)).sub(y8h);
+                s0 = s0.add((IntVector) p0h.convertShape(VectorOperators.S2I, I, 0));
+                for (int k = 1; k < IPARTS; k++) {
+                    s0 = s0.add((IntVector) p0h.convertShape(VectorOperators.S2I, I, k));
                 }
             }
-            acc = scaleAdd(s, f16(w, wb) * f16(a, ab), acc);
+            float da = f16(a, ab);
+            FloatVector c0 = FloatVector.broadcast(F, f16(w, w0 + o) * da);
+            FloatVector f0 = (FloatVector) s0.convert(VectorOperators.I2F, 0);
+            acc0 = FMA ? f0.fma(c0, acc0) : f0.mul(c0).add(acc0);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return acc0.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    public void dotRowsQ4_0Q8_0(MemorySegment w, long wOff, long rowStride, int rows, MemorySegment a, long aOff,
+            int nBlocks, float[] y, int yOff) {
+        int r = 0;
+        if (GROUP == 4) {
+            for (; r + 4 <= rows; r += 4) {
+                rows4Q4(w, wOff + r * rowStride, rowStride, a, aOff, nBlocks, y, yOff + r);
+            }
+        }
+        if (GROUP >= 2) {
+            for (; r + 2 <= rows; r += 2) {
+                rows2Q4(w, wOff + r * rowStride, rowStride, a, aOff, nBlocks, y, yOff + r);
+            }
+        }
+        for (; r < rows; r++) {
+            y[yOff + r] = dotQ4_0Q8_0(w, wOff + r * rowStride, a, aOff, nBlocks);
+        }
+    }
+
+    /** 4 rows from {@code wOff} sharing each activation load; per row the same operations as the one-row dot. */
+    private static void rows4Q4(MemorySegment w, long wOff, long rowStride, MemorySegment a, long aOff, int nBlocks,
+            float[] y, int yOff) {
+        long w0 = wOff, w1 = w0 + rowStride, w2 = w1 + rowStride, w3 = w2 + rowStride;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        for (int b = 0; b < nBlocks; b++) {
+            long o = 18L * b, ab = aOff + 34L * b;
+            ShortVector y0 = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 2, LE).convertShape(VectorOperators.B2S, SS, 0);
+            ShortVector y1 = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 18, LE).convertShape(VectorOperators.B2S, SS, 0);
+            ShortVector y8 = y0.add(y1).lanewise(VectorOperators.LSHL, 3);
+            ShortVector q0 = (ShortVector) ByteVector.fromMemorySegment(BS, w, w0 + o + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+            ShortVector p0 = q0.and((short) 0xF).mul(y0).add(q0.lanewise(VectorOperators.LSHR, 4).mul(y1)).sub(y8);
+            ShortVector q1 = (ShortVector) ByteVector.fromMemorySegment(BS, w, w1 + o + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+            ShortVector p1 = q1.and((short) 0xF).mul(y0).add(q1.lanewise(VectorOperators.LSHR, 4).mul(y1)).sub(y8);
+            ShortVector q2 = (ShortVector) ByteVector.fromMemorySegment(BS, w, w2 + o + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+            ShortVector p2 = q2.and((short) 0xF).mul(y0).add(q2.lanewise(VectorOperators.LSHR, 4).mul(y1)).sub(y8);
+            ShortVector q3 = (ShortVector) ByteVector.fromMemorySegment(BS, w, w3 + o + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+            ShortVector p3 = q3.and((short) 0xF).mul(y0).add(q3.lanewise(VectorOperators.LSHR, 4).mul(y1)).sub(y8);
+            IntVector s0 = (IntVector) p0.convertShape(VectorOperators.S2I, I, 0);
+            for (int k = 1; k < IPARTS; k++) {
+                s0 = s0.add((IntVector) p0.convertShape(VectorOperators.S2I, I, k));
+            }
+            IntVector s1 = (IntVector) p1.convertShape(VectorOperators.S2I, I, 0);
+            for (int k = 1; k < IPARTS; k++) {
+                s1 = s1.add((IntVector) p1.convertShape(VectorOperators.S2I, I, k));
+            }
+            IntVector s2 = (IntVector) p2.convertShape(VectorOperators.S2I, I, 0);
+            for (int k = 1; k < IPARTS; k++) {
+                s2 = s2.add((IntVector) p2.convertShape(VectorOperators.S2I, I, k));
+            }
+            IntVector s3 = (IntVector) p3.convertShape(VectorOperators.S2I, I, 0);
+            for (int k = 1; k < IPARTS; k++) {
+                s3 = s3.add((IntVector) p3.convertShape(VectorOperators.S2I, I, k));
+            }
+            for (int h = SL; h < 16; h += SL) { // 128-bit vectors only
+                ShortVector y0h = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 2 + h, LE).convertShape(VectorOperators.B2S, SS, 0);
+                ShortVector y1h = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 18 + h, LE).convertShape(VectorOperators.B2S, SS, 0);
+                ShortVector y8h = y0h.add(y1h).lanewise(VectorOperators.LSHL, 3);
+                ShortVector q0h = (ShortVector) ByteVector.fromMemorySegment(BS, w, w0 + o + 2 + h, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+                ShortVector p0h = q0h.and((short) 0xF).mul(y0h).add(q0h.lanewise(VectorOperators.LSHR, 4).mul(y1h)).sub(y8h);
+                ShortVector q1h = (ShortVector) ByteVector.fromMemorySegment(BS, w, w1 + o + 2 + h, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+                ShortVector p1h = q1h.and((short) 0xF).mul(y0h).add(q1h.lanewise(VectorOperators.LSHR, 4).mul(y1h)).sub(y8h);
+                ShortVector q2h = (ShortVector) ByteVector.fromMemorySegment(BS, w, w2 + o + 2 + h, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+                ShortVector p2h = q2h.and((short) 0xF).mul(y0h).add(q2h.lanewise(VectorOperators.LSHR, 4).mul(y1h)).sub(y8h);
+                ShortVector q3h = (ShortVector) ByteVector.fromMemorySegment(BS, w, w3 + o + 2 + h, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+                ShortVector p3h = q3h.and((short) 0xF).mul(y0h).add(q3h.lanewise(VectorOperators.LSHR, 4).mul(y1h)).sub(y8h);
+                s0 = s0.add((IntVector) p0h.convertShape(VectorOperators.S2I, I, 0));
+                for (int k = 1; k < IPARTS; k++) {
+                    s0 = s0.add((IntVector) p0h.convertShape(VectorOperators.S2I, I, k));
+                }
+                s1 = s1.add((IntVector) p1h.convertShape(VectorOperators.S2I, I, 0));
+                for (int k = 1; k < IPARTS; k++) {
+                    s1 = s1.add((IntVector) p1h.convertShape(VectorOperators.S2I, I, k));
+                }
+                s2 = s2.add((IntVector) p2h.convertShape(VectorOperators.S2I, I, 0));
+                for (int k = 1; k < IPARTS; k++) {
+                    s2 = s2.add((IntVector) p2h.convertShape(VectorOperators.S2I, I, k));
+                }
+                s3 = s3.add((IntVector) p3h.convertShape(VectorOperators.S2I, I, 0));
+                for (int k = 1; k < IPARTS; k++) {
+                    s3 = s3.add((IntVector) p3h.convertShape(VectorOperators.S2I, I, k));
+                }
+            }
+            float da = f16(a, ab);
+            FloatVector c0 = FloatVector.broadcast(F, f16(w, w0 + o) * da);
+            FloatVector f0 = (FloatVector) s0.convert(VectorOperators.I2F, 0);
+            acc0 = FMA ? f0.fma(c0, acc0) : f0.mul(c0).add(acc0);
+            FloatVector c1 = FloatVector.broadcast(F, f16(w, w1 + o) * da);
+            FloatVector f1 = (FloatVector) s1.convert(VectorOperators.I2F, 0);
+            acc1 = FMA ? f1.fma(c1, acc1) : f1.mul(c1).add(acc1);
+            FloatVector c2 = FloatVector.broadcast(F, f16(w, w2 + o) * da);
+            FloatVector f2 = (FloatVector) s2.convert(VectorOperators.I2F, 0);
+            acc2 = FMA ? f2.fma(c2, acc2) : f2.mul(c2).add(acc2);
+            FloatVector c3 = FloatVector.broadcast(F, f16(w, w3 + o) * da);
+            FloatVector f3 = (FloatVector) s3.convert(VectorOperators.I2F, 0);
+            acc3 = FMA ? f3.fma(c3, acc3) : f3.mul(c3).add(acc3);
+        }
+        y[yOff + 0] = acc0.reduceLanes(VectorOperators.ADD);
+        y[yOff + 1] = acc1.reduceLanes(VectorOperators.ADD);
+        y[yOff + 2] = acc2.reduceLanes(VectorOperators.ADD);
+        y[yOff + 3] = acc3.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** 2 rows from {@code wOff} sharing each activation load; per row the same operations as the one-row dot. */
+    private static void rows2Q4(MemorySegment w, long wOff, long rowStride, MemorySegment a, long aOff, int nBlocks,
+            float[] y, int yOff) {
+        long w0 = wOff, w1 = w0 + rowStride;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        for (int b = 0; b < nBlocks; b++) {
+            long o = 18L * b, ab = aOff + 34L * b;
+            ShortVector y0 = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 2, LE).convertShape(VectorOperators.B2S, SS, 0);
+            ShortVector y1 = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 18, LE).convertShape(VectorOperators.B2S, SS, 0);
+            ShortVector y8 = y0.add(y1).lanewise(VectorOperators.LSHL, 3);
+            ShortVector q0 = (ShortVector) ByteVector.fromMemorySegment(BS, w, w0 + o + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+            ShortVector p0 = q0.and((short) 0xF).mul(y0).add(q0.lanewise(VectorOperators.LSHR, 4).mul(y1)).sub(y8);
+            ShortVector q1 = (ShortVector) ByteVector.fromMemorySegment(BS, w, w1 + o + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+            ShortVector p1 = q1.and((short) 0xF).mul(y0).add(q1.lanewise(VectorOperators.LSHR, 4).mul(y1)).sub(y8);
+            IntVector s0 = (IntVector) p0.convertShape(VectorOperators.S2I, I, 0);
+            for (int k = 1; k < IPARTS; k++) {
+                s0 = s0.add((IntVector) p0.convertShape(VectorOperators.S2I, I, k));
+            }
+            IntVector s1 = (IntVector) p1.convertShape(VectorOperators.S2I, I, 0);
+            for (int k = 1; k < IPARTS; k++) {
+                s1 = s1.add((IntVector) p1.convertShape(VectorOperators.S2I, I, k));
+            }
+            for (int h = SL; h < 16; h += SL) { // 128-bit vectors only
+                ShortVector y0h = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 2 + h, LE).convertShape(VectorOperators.B2S, SS, 0);
+                ShortVector y1h = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 18 + h, LE).convertShape(VectorOperators.B2S, SS, 0);
+                ShortVector y8h = y0h.add(y1h).lanewise(VectorOperators.LSHL, 3);
+                ShortVector q0h = (ShortVector) ByteVector.fromMemorySegment(BS, w, w0 + o + 2 + h, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+                ShortVector p0h = q0h.and((short) 0xF).mul(y0h).add(q0h.lanewise(VectorOperators.LSHR, 4).mul(y1h)).sub(y8h);
+                ShortVector q1h = (ShortVector) ByteVector.fromMemorySegment(BS, w, w1 + o + 2 + h, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+                ShortVector p1h = q1h.and((short) 0xF).mul(y0h).add(q1h.lanewise(VectorOperators.LSHR, 4).mul(y1h)).sub(y8h);
+                s0 = s0.add((IntVector) p0h.convertShape(VectorOperators.S2I, I, 0));
+                for (int k = 1; k < IPARTS; k++) {
+                    s0 = s0.add((IntVector) p0h.convertShape(VectorOperators.S2I, I, k));
+                }
+                s1 = s1.add((IntVector) p1h.convertShape(VectorOperators.S2I, I, 0));
+                for (int k = 1; k < IPARTS; k++) {
+                    s1 = s1.add((IntVector) p1h.convertShape(VectorOperators.S2I, I, k));
+                }
+            }
+            float da = f16(a, ab);
+            FloatVector c0 = FloatVector.broadcast(F, f16(w, w0 + o) * da);
+            FloatVector f0 = (FloatVector) s0.convert(VectorOperators.I2F, 0);
+            acc0 = FMA ? f0.fma(c0, acc0) : f0.mul(c0).add(acc0);
+            FloatVector c1 = FloatVector.broadcast(F, f16(w, w1 + o) * da);
+            FloatVector f1 = (FloatVector) s1.convert(VectorOperators.I2F, 0);
+            acc1 = FMA ? f1.fma(c1, acc1) : f1.mul(c1).add(acc1);
+        }
+        y[yOff + 0] = acc0.reduceLanes(VectorOperators.ADD);
+        y[yOff + 1] = acc1.reduceLanes(VectorOperators.ADD);
     }
 
     @Override
@@ -168,20 +354,163 @@ final class PanamaGgmlKernels implements GgmlKernels {
 
     @Override
     public float dotQ8_0Q8_0(MemorySegment w, long wOff, MemorySegment a, long aOff, int nBlocks) {
-        FloatVector acc = FloatVector.zero(F);
+        long w0 = wOff;
+        FloatVector acc0 = FloatVector.zero(F);
         for (int b = 0; b < nBlocks; b++) {
-            long wb = wOff + 34L * b, ab = aOff + 34L * b;
-            IntVector s = IntVector.zero(I);
-            for (int j = 0; j < 32; j += BLN) {
-                ByteVector wv = load(w, wb + 2 + j);
-                ByteVector y = load(a, ab + 2 + j);
-                for (int p = 0; p < PARTS; p++) {
-                    s = s.add(widen(wv, p).mul(widen(y, p)));
+            long o = 34L * b, ab = aOff + 34L * b;
+            ShortVector ya = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 2, LE).convertShape(VectorOperators.B2S, SS, 0);
+            ShortVector p0 = ((ShortVector) ByteVector.fromMemorySegment(BS, w, w0 + o + 2, LE).convertShape(VectorOperators.B2S, SS, 0)).mul(ya);
+            IntVector s0 = (IntVector) p0.convertShape(VectorOperators.S2I, I, 0);
+            for (int k = 1; k < IPARTS; k++) {
+                s0 = s0.add((IntVector) p0.convertShape(VectorOperators.S2I, I, k));
+            }
+            for (int h = SL; h < 32; h += SL) { // 128-bit vectors only
+                ShortVector yah = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 2 + h, LE).convertShape(VectorOperators.B2S, SS, 0);
+                ShortVector p0h = ((ShortVector) ByteVector.fromMemorySegment(BS, w, w0 + o + 2 + h, LE).convertShape(VectorOperators.B2S, SS, 0)).mul(yah);
+                s0 = s0.add((IntVector) p0h.convertShape(VectorOperators.S2I, I, 0));
+                for (int k = 1; k < IPARTS; k++) {
+                    s0 = s0.add((IntVector) p0h.convertShape(VectorOperators.S2I, I, k));
                 }
             }
-            acc = scaleAdd(s, f16(w, wb) * f16(a, ab), acc);
+            float da = f16(a, ab);
+            FloatVector c0 = FloatVector.broadcast(F, f16(w, w0 + o) * da);
+            FloatVector f0 = (FloatVector) s0.convert(VectorOperators.I2F, 0);
+            acc0 = FMA ? f0.fma(c0, acc0) : f0.mul(c0).add(acc0);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return acc0.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    public void dotRowsQ8_0Q8_0(MemorySegment w, long wOff, long rowStride, int rows, MemorySegment a, long aOff,
+            int nBlocks, float[] y, int yOff) {
+        int r = 0;
+        if (GROUP == 4) {
+            for (; r + 4 <= rows; r += 4) {
+                rows4Q8(w, wOff + r * rowStride, rowStride, a, aOff, nBlocks, y, yOff + r);
+            }
+        }
+        if (GROUP >= 2) {
+            for (; r + 2 <= rows; r += 2) {
+                rows2Q8(w, wOff + r * rowStride, rowStride, a, aOff, nBlocks, y, yOff + r);
+            }
+        }
+        for (; r < rows; r++) {
+            y[yOff + r] = dotQ8_0Q8_0(w, wOff + r * rowStride, a, aOff, nBlocks);
+        }
+    }
+
+    /** 4 rows from {@code wOff} sharing each activation load; per row the same operations as the one-row dot. */
+    private static void rows4Q8(MemorySegment w, long wOff, long rowStride, MemorySegment a, long aOff, int nBlocks,
+            float[] y, int yOff) {
+        long w0 = wOff, w1 = w0 + rowStride, w2 = w1 + rowStride, w3 = w2 + rowStride;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        for (int b = 0; b < nBlocks; b++) {
+            long o = 34L * b, ab = aOff + 34L * b;
+            ShortVector ya = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 2, LE).convertShape(VectorOperators.B2S, SS, 0);
+            ShortVector p0 = ((ShortVector) ByteVector.fromMemorySegment(BS, w, w0 + o + 2, LE).convertShape(VectorOperators.B2S, SS, 0)).mul(ya);
+            ShortVector p1 = ((ShortVector) ByteVector.fromMemorySegment(BS, w, w1 + o + 2, LE).convertShape(VectorOperators.B2S, SS, 0)).mul(ya);
+            ShortVector p2 = ((ShortVector) ByteVector.fromMemorySegment(BS, w, w2 + o + 2, LE).convertShape(VectorOperators.B2S, SS, 0)).mul(ya);
+            ShortVector p3 = ((ShortVector) ByteVector.fromMemorySegment(BS, w, w3 + o + 2, LE).convertShape(VectorOperators.B2S, SS, 0)).mul(ya);
+            IntVector s0 = (IntVector) p0.convertShape(VectorOperators.S2I, I, 0);
+            for (int k = 1; k < IPARTS; k++) {
+                s0 = s0.add((IntVector) p0.convertShape(VectorOperators.S2I, I, k));
+            }
+            IntVector s1 = (IntVector) p1.convertShape(VectorOperators.S2I, I, 0);
+            for (int k = 1; k < IPARTS; k++) {
+                s1 = s1.add((IntVector) p1.convertShape(VectorOperators.S2I, I, k));
+            }
+            IntVector s2 = (IntVector) p2.convertShape(VectorOperators.S2I, I, 0);
+            for (int k = 1; k < IPARTS; k++) {
+                s2 = s2.add((IntVector) p2.convertShape(VectorOperators.S2I, I, k));
+            }
+            IntVector s3 = (IntVector) p3.convertShape(VectorOperators.S2I, I, 0);
+            for (int k = 1; k < IPARTS; k++) {
+                s3 = s3.add((IntVector) p3.convertShape(VectorOperators.S2I, I, k));
+            }
+            for (int h = SL; h < 32; h += SL) { // 128-bit vectors only
+                ShortVector yah = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 2 + h, LE).convertShape(VectorOperators.B2S, SS, 0);
+                ShortVector p0h = ((ShortVector) ByteVector.fromMemorySegment(BS, w, w0 + o + 2 + h, LE).convertShape(VectorOperators.B2S, SS, 0)).mul(yah);
+                ShortVector p1h = ((ShortVector) ByteVector.fromMemorySegment(BS, w, w1 + o + 2 + h, LE).convertShape(VectorOperators.B2S, SS, 0)).mul(yah);
+                ShortVector p2h = ((ShortVector) ByteVector.fromMemorySegment(BS, w, w2 + o + 2 + h, LE).convertShape(VectorOperators.B2S, SS, 0)).mul(yah);
+                ShortVector p3h = ((ShortVector) ByteVector.fromMemorySegment(BS, w, w3 + o + 2 + h, LE).convertShape(VectorOperators.B2S, SS, 0)).mul(yah);
+                s0 = s0.add((IntVector) p0h.convertShape(VectorOperators.S2I, I, 0));
+                for (int k = 1; k < IPARTS; k++) {
+                    s0 = s0.add((IntVector) p0h.convertShape(VectorOperators.S2I, I, k));
+                }
+                s1 = s1.add((IntVector) p1h.convertShape(VectorOperators.S2I, I, 0));
+                for (int k = 1; k < IPARTS; k++) {
+                    s1 = s1.add((IntVector) p1h.convertShape(VectorOperators.S2I, I, k));
+                }
+                s2 = s2.add((IntVector) p2h.convertShape(VectorOperators.S2I, I, 0));
+                for (int k = 1; k < IPARTS; k++) {
+                    s2 = s2.add((IntVector) p2h.convertShape(VectorOperators.S2I, I, k));
+                }
+                s3 = s3.add((IntVector) p3h.convertShape(VectorOperators.S2I, I, 0));
+                for (int k = 1; k < IPARTS; k++) {
+                    s3 = s3.add((IntVector) p3h.convertShape(VectorOperators.S2I, I, k));
+                }
+            }
+            float da = f16(a, ab);
+            FloatVector c0 = FloatVector.broadcast(F, f16(w, w0 + o) * da);
+            FloatVector f0 = (FloatVector) s0.convert(VectorOperators.I2F, 0);
+            acc0 = FMA ? f0.fma(c0, acc0) : f0.mul(c0).add(acc0);
+            FloatVector c1 = FloatVector.broadcast(F, f16(w, w1 + o) * da);
+            FloatVector f1 = (FloatVector) s1.convert(VectorOperators.I2F, 0);
+            acc1 = FMA ? f1.fma(c1, acc1) : f1.mul(c1).add(acc1);
+            FloatVector c2 = FloatVector.broadcast(F, f16(w, w2 + o) * da);
+            FloatVector f2 = (FloatVector) s2.convert(VectorOperators.I2F, 0);
+            acc2 = FMA ? f2.fma(c2, acc2) : f2.mul(c2).add(acc2);
+            FloatVector c3 = FloatVector.broadcast(F, f16(w, w3 + o) * da);
+            FloatVector f3 = (FloatVector) s3.convert(VectorOperators.I2F, 0);
+            acc3 = FMA ? f3.fma(c3, acc3) : f3.mul(c3).add(acc3);
+        }
+        y[yOff + 0] = acc0.reduceLanes(VectorOperators.ADD);
+        y[yOff + 1] = acc1.reduceLanes(VectorOperators.ADD);
+        y[yOff + 2] = acc2.reduceLanes(VectorOperators.ADD);
+        y[yOff + 3] = acc3.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** 2 rows from {@code wOff} sharing each activation load; per row the same operations as the one-row dot. */
+    private static void rows2Q8(MemorySegment w, long wOff, long rowStride, MemorySegment a, long aOff, int nBlocks,
+            float[] y, int yOff) {
+        long w0 = wOff, w1 = w0 + rowStride;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        for (int b = 0; b < nBlocks; b++) {
+            long o = 34L * b, ab = aOff + 34L * b;
+            ShortVector ya = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 2, LE).convertShape(VectorOperators.B2S, SS, 0);
+            ShortVector p0 = ((ShortVector) ByteVector.fromMemorySegment(BS, w, w0 + o + 2, LE).convertShape(VectorOperators.B2S, SS, 0)).mul(ya);
+            ShortVector p1 = ((ShortVector) ByteVector.fromMemorySegment(BS, w, w1 + o + 2, LE).convertShape(VectorOperators.B2S, SS, 0)).mul(ya);
+            IntVector s0 = (IntVector) p0.convertShape(VectorOperators.S2I, I, 0);
+            for (int k = 1; k < IPARTS; k++) {
+                s0 = s0.add((IntVector) p0.convertShape(VectorOperators.S2I, I, k));
+            }
+            IntVector s1 = (IntVector) p1.convertShape(VectorOperators.S2I, I, 0);
+            for (int k = 1; k < IPARTS; k++) {
+                s1 = s1.add((IntVector) p1.convertShape(VectorOperators.S2I, I, k));
+            }
+            for (int h = SL; h < 32; h += SL) { // 128-bit vectors only
+                ShortVector yah = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 2 + h, LE).convertShape(VectorOperators.B2S, SS, 0);
+                ShortVector p0h = ((ShortVector) ByteVector.fromMemorySegment(BS, w, w0 + o + 2 + h, LE).convertShape(VectorOperators.B2S, SS, 0)).mul(yah);
+                ShortVector p1h = ((ShortVector) ByteVector.fromMemorySegment(BS, w, w1 + o + 2 + h, LE).convertShape(VectorOperators.B2S, SS, 0)).mul(yah);
+                s0 = s0.add((IntVector) p0h.convertShape(VectorOperators.S2I, I, 0));
+                for (int k = 1; k < IPARTS; k++) {
+                    s0 = s0.add((IntVector) p0h.convertShape(VectorOperators.S2I, I, k));
+                }
+                s1 = s1.add((IntVector) p1h.convertShape(VectorOperators.S2I, I, 0));
+                for (int k = 1; k < IPARTS; k++) {
+                    s1 = s1.add((IntVector) p1h.convertShape(VectorOperators.S2I, I, k));
+                }
+            }
+            float da = f16(a, ab);
+            FloatVector c0 = FloatVector.broadcast(F, f16(w, w0 + o) * da);
+            FloatVector f0 = (FloatVector) s0.convert(VectorOperators.I2F, 0);
+            acc0 = FMA ? f0.fma(c0, acc0) : f0.mul(c0).add(acc0);
+            FloatVector c1 = FloatVector.broadcast(F, f16(w, w1 + o) * da);
+            FloatVector f1 = (FloatVector) s1.convert(VectorOperators.I2F, 0);
+            acc1 = FMA ? f1.fma(c1, acc1) : f1.mul(c1).add(acc1);
+        }
+        y[yOff + 0] = acc0.reduceLanes(VectorOperators.ADD);
+        y[yOff + 1] = acc1.reduceLanes(VectorOperators.ADD);
     }
 
     // ---------------------------------------------------------------- encoders
@@ -261,27 +590,37 @@ final class PanamaGgmlKernels implements GgmlKernels {
         }
         dst.set(F16_LE, off, Float.floatToFloat16(d));
         long qs = off + (withSum ? 4 : 2);
-        FloatVector sum = FloatVector.zero(F);
+        IntVector sum = IntVector.zero(I);
         for (int h = 0; h < 32; h += 16) {
             ByteVector out = ByteVector.zero(B16);
             for (int p = 0; p < PER16; p++) {
-                FloatVector r = roundHalfAwayFromZero(FloatVector.fromArray(F, x, xo + h + p * FL).mul(id));
-                sum = sum.add(r);
-                out = out.or((ByteVector) r.convertShape(VectorOperators.F2B, B16, -p));
+                // truncating F2I of the half-adjusted value is roundf; |q| <= 127, so I2B keeps it as (int8)
+                IntVector q = (IntVector) roundHalfAwayFromZero(FloatVector.fromArray(F, x, xo + h + p * FL).mul(id))
+                        .convert(VectorOperators.F2I, 0);
+                sum = sum.add(q);
+                out = out.or((ByteVector) q.convertShape(VectorOperators.I2B, B16, -p));
             }
             out.intoMemorySegment(dst, qs + h, LE);
         }
         if (withSum) {
-            int s = (int) sum.reduceLanes(VectorOperators.ADD); // integers below 2^12: exact in any order
+            int s = sum.reduceLanes(VectorOperators.ADD);
             dst.set(F16_LE, off + 2, Float.floatToFloat16(s * d));
         }
     }
 
-    /** C's roundf for |v| &lt; 2^31: truncate, add one when the dropped fraction is at least 1/2, restore the sign. */
+    /** 0.5 &minus; 2^&minus;25, the float just below 1/2. */
+    private static final float HALF_DOWN = Math.nextDown(0.5f);
+
+    /**
+     * C's roundf for |v| &lt; 2^22, as a float holding an integer: trunc(v + copysign(0.5 &minus; 2^&minus;25, v)).
+     * Exact: for a = |v| &lt; 1/2, a + h &le; 1 &minus; 2^&minus;24 rounds below 1; for a &ge; 1/2 with n = floor(a) and
+     * u = ulp(a) &ge; 2^&minus;24, a fraction &ge; 1/2 puts a + h within 2^&minus;25 &le; u/2 below n+1 or above it (the
+     * only tie, a = 1/2, rounds to the even 1.0), and a fraction &le; 1/2 &minus; u keeps a + h below the float
+     * n + 1 &minus; u. Here |v| &le; 127·(1 + 2^&minus;20) (amax·id with a finite id).
+     */
     private static FloatVector roundHalfAwayFromZero(FloatVector v) {
-        FloatVector a = v.abs();
-        FloatVector t = (FloatVector) ((IntVector) a.convert(VectorOperators.F2I, 0)).convert(VectorOperators.I2F, 0);
-        t = t.lanewise(VectorOperators.ADD, 1f, a.sub(t).compare(VectorOperators.GE, 0.5f)); // a - t is exact
-        return t.lanewise(VectorOperators.NEG, v.compare(VectorOperators.LT, 0f));
+        IntVector sign = v.reinterpretAsInts().and(0x8000_0000);
+        FloatVector h = sign.or(Float.floatToRawIntBits(HALF_DOWN)).reinterpretAsFloats();
+        return v.add(h);
     }
 }
