@@ -5,64 +5,173 @@ import static lowbit.tensor.simd.ScalarDenseKernels.HALF_LE;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Vector API GEMV over a range of rows for F16 and BF16 weights in arrays and little-endian segments, widening each
- * weight vector in registers ({@link HalfLanes}). Same per-row summation order as {@link PanamaGemv}: one vector
- * accumulator per row, lanes added in order, then the scalar tail.
+ * weight vector in registers. Same per-row summation order as {@link PanamaGemv}: one vector accumulator per row over
+ * the first {@code loopBound(cols)} columns, its lanes added in lane order, then the scalar tail left to right.
  *
- * <p>Code shape matters to C2 here. F16 and BF16 have separate loops (no flag), and each group of rows (four for BF16, two for
- * the larger F16 widening), each single row and each scalar tail is its own method, compiled with its own inlining budget: with everything in one
- * method the graph hit NodeCountInliningCutoff, the widening was left out of line and every vector was boxed
- * (190 MB allocated per 4096×4096 GEMV, 5× slower than BF16).
+ * <p><b>F16, fast path.</b> A half's sign and exponent-and-mantissa bits shifted left by 13 read as a float {@code f}
+ * equal to {@code value·2^-112} exactly, for every finite half (subnormal halves land on float subnormals, which
+ * still hold their 11 significant bits). Instead of re-biasing each weight (the multiply by 2^112 and the
+ * Inf/NaN blend of {@link HalfLanes#f16}), x is scaled once per call into a per-thread scratch,
+ * {@code xs = x·2^112}, and the loop computes {@code fma(f, xs, acc)}. The product {@code f·xs} has the same exact
+ * value as {@code weight·x}, so each fused (or separately rounded) step, hence the whole row, has the same bits as
+ * widening the weight first: this path is bit-identical to the exact path below. Per 16 weights this is a
+ * short-to-int widening, a shift, an AND and the FMA (plus two half-width ops, next paragraph), against about eight
+ * vector operations before (F16 GEMV at 512 bits was compute-bound at 0.8–1.1× the F32 speed).
+ *
+ * <p>It is valid when every finite {@code |x|} is at most {@code Float.MAX_VALUE·2^-112} (about 65536), checked
+ * while scaling x, and when the row has no Inf or NaN weight: the loop keeps a running max of the weights'
+ * magnitude bits per row, and a row that saw exponent 31 is recomputed by the exact path. (A NaN x needs no care:
+ * it makes every row NaN on either path.) Otherwise the exact path runs: {@link HalfLanes#f16}, two rows at a time.
+ *
+ * <p>(Tried and rejected: converting L1-sized tiles of W with a plain {@link Float#float16ToFloat} loop, which C2
+ * auto-vectorizes into vcvtph2ps, then a FloatVector dot with x. The conversion is fast from cache, but streaming W
+ * from DRAM that way ran at 14 ms for 4096×14336 on one thread, slower than F32, for any tile of 128–2048 columns
+ * and 1 or 4 rows per group.)
+ *
+ * <p><b>BF16</b> is the upper half of an F32: a short-to-int widening and a shift ({@link HalfLanes#bf16}), four
+ * rows per group.
+ *
+ * <p>Code shape matters to C2 here: F16 and BF16 have separate loops (no flag), and each group of rows, each single
+ * row and each scalar tail is its own method, compiled with its own inlining budget: with everything in one method
+ * the graph hit NodeCountInliningCutoff, the widening was left out of line and every vector was boxed (190 MB
+ * allocated per 4096×4096 GEMV, 5× slower than BF16).
  */
 final class PanamaHalfGemv {
     private static final VectorSpecies<Float> F = Species.F;
     private static final VectorSpecies<Short> H = HalfLanes.H;
+    private static final VectorSpecies<Integer> I = Species.I;
     private static final int L = F.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** x is scaled by this so that the unbiased half bits need no re-biasing. */
+    private static final float X_SCALE = 0x1p112f;
+    /** Largest |x| whose scaled value is finite. */
+    private static final float X_LIMIT = Float.MAX_VALUE / X_SCALE;
+    /** Sign and the 15 exponent-and-mantissa bits of a half sign-extended to int and shifted left by 13. */
+    private static final IntVector SIGN_EM = IntVector.broadcast(I, 0x8FFF_E000);
+    private static final short MAGNITUDE = 0x7FFF;
+    /** Magnitude bits at or above this: exponent 31, an Inf or NaN half. */
+    private static final short SPECIAL = 0x7C00;
+
+    /** Per-thread scratch, taken once per call (not in the loops). */
+    private static final class Scratch {
+        float[] xs = new float[0];
+        final float[] tmp = new float[L];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private PanamaHalfGemv() {
     }
 
     static void rows(short[] w, boolean bf16, int wOff, int ldw, float[] x, int xOff, int cols, float[] y, int yOff,
             int r0, int r1) {
-        float[] tmp = new float[L];
+        Scratch s = SCRATCH.get();
+        float[] tmp = s.tmp;
         int r = r0;
-        int g = bf16 ? 4 : 2;
-        for (; r + g <= r1; r += g) {
-            int o = wOff + r * ldw;
-            if (bf16) {
-                bf16Group(w, o, ldw, x, xOff, cols, y, yOff + r, tmp);
-            } else {
-                f16Pair(w, o, ldw, x, xOff, cols, y, yOff + r, tmp);
+        if (bf16) {
+            for (; r + 4 <= r1; r += 4) {
+                bf16Group(w, wOff + r * ldw, ldw, x, xOff, cols, y, yOff + r, tmp);
             }
+            for (; r < r1; r++) {
+                y[yOff + r] = bf16Row(w, wOff + r * ldw, x, xOff, cols, tmp);
+            }
+            return;
+        }
+        float[] xs = scaledX(s, x, xOff, cols);
+        if (xs != null) {
+            for (; r + 4 <= r1; r += 4) {
+                f16Group(w, wOff + r * ldw, ldw, xs, x, xOff, cols, y, yOff + r, tmp);
+            }
+            for (; r < r1; r++) {
+                y[yOff + r] = f16FastRow(w, wOff + r * ldw, xs, x, xOff, cols, tmp);
+            }
+            return;
+        }
+        for (; r + 2 <= r1; r += 2) {
+            f16Pair(w, wOff + r * ldw, ldw, x, xOff, cols, y, yOff + r, tmp);
         }
         for (; r < r1; r++) {
-            int o = wOff + r * ldw;
-            y[yOff + r] = bf16 ? bf16Row(w, o, x, xOff, cols, tmp) : f16Row(w, o, x, xOff, cols, tmp);
+            y[yOff + r] = f16Row(w, wOff + r * ldw, x, xOff, cols, tmp);
         }
     }
 
     static void rows(MemorySegment w, boolean bf16, long wOff, long ldw, float[] x, int xOff, int cols, float[] y,
             int yOff, int r0, int r1) {
-        float[] tmp = new float[L];
+        Scratch s = SCRATCH.get();
+        float[] tmp = s.tmp;
         int r = r0;
-        int g = bf16 ? 4 : 2;
-        for (; r + g <= r1; r += g) {
-            long o = wOff + r * ldw;
-            if (bf16) {
-                bf16Group(w, o, ldw, x, xOff, cols, y, yOff + r, tmp);
-            } else {
-                f16Pair(w, o, ldw, x, xOff, cols, y, yOff + r, tmp);
+        if (bf16) {
+            for (; r + 4 <= r1; r += 4) {
+                bf16Group(w, wOff + r * ldw, ldw, x, xOff, cols, y, yOff + r, tmp);
             }
+            for (; r < r1; r++) {
+                y[yOff + r] = bf16Row(w, wOff + r * ldw, x, xOff, cols, tmp);
+            }
+            return;
+        }
+        float[] xs = scaledX(s, x, xOff, cols);
+        if (xs != null) {
+            for (; r + 4 <= r1; r += 4) {
+                f16Group(w, wOff + r * ldw, ldw, xs, x, xOff, cols, y, yOff + r, tmp);
+            }
+            for (; r < r1; r++) {
+                y[yOff + r] = f16FastRow(w, wOff + r * ldw, xs, x, xOff, cols, tmp);
+            }
+            return;
+        }
+        for (; r + 2 <= r1; r += 2) {
+            f16Pair(w, wOff + r * ldw, ldw, x, xOff, cols, y, yOff + r, tmp);
         }
         for (; r < r1; r++) {
-            long o = wOff + r * ldw;
-            y[yOff + r] = bf16 ? bf16Row(w, o, x, xOff, cols, tmp) : f16Row(w, o, x, xOff, cols, tmp);
+            y[yOff + r] = f16Row(w, wOff + r * ldw, x, xOff, cols, tmp);
         }
+    }
+
+    /**
+     * {@code x[xOff ..]·2^112} over the vector part of the row ({@code loopBound(cols)} columns) in the thread's
+     * scratch, or null when some |x| there exceeds {@link #X_LIMIT} (an infinite x included: the exact path then
+     * runs). A NaN may hide a large value from the max, but then every row is NaN on either path.
+     */
+    private static float[] scaledX(Scratch s, float[] x, int xOff, int cols) {
+        int bound = F.loopBound(cols);
+        if (s.xs.length < bound) {
+            s.xs = new float[bound];
+        }
+        float[] xs = s.xs;
+        FloatVector big = FloatVector.zero(F);
+        for (int c = 0; c < bound; c += L) {
+            FloatVector v = FloatVector.fromArray(F, x, xOff + c);
+            big = big.max(v.abs());
+            v.mul(X_SCALE).intoArray(xs, c);
+        }
+        return big.compare(VectorOperators.GT, X_LIMIT).anyTrue() ? null : xs;
+    }
+
+    /** Half bits to {@code value·2^-112} as floats, exact for finite halves (see the class comment). */
+    private static FloatVector unbiased(ShortVector h) {
+        return ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13).and(SIGN_EM)
+                .reinterpretAsFloats();
+    }
+
+    /** m lane-wise max the magnitude bits of h. */
+    private static ShortVector magnitudes(ShortVector m, ShortVector h) {
+        return m.max(h.and(MAGNITUDE));
+    }
+
+    /** The halves at element index e of a little-endian segment. */
+    private static ShortVector load(MemorySegment w, long e) {
+        return ShortVector.fromMemorySegment(H, w, e * Short.BYTES, LE);
+    }
+
+    private static boolean special(ShortVector m) {
+        return m.compare(VectorOperators.GE, SPECIAL).anyTrue();
     }
 
     private static float f16(short h) {
@@ -73,7 +182,51 @@ final class PanamaHalfGemv {
         return Float.intBitsToFloat(h << 16);
     }
 
-    /** Rows o and o + ld (element offsets) into y[yAt .. yAt + 2): F16 widening is larger, so two rows per group. */
+    /** Fast path: rows o, o + ld, o + 2·ld, o + 3·ld (element offsets) into y[yAt .. yAt + 4). */
+    private static void f16Group(short[] w, int o0, int ld, float[] xs, float[] x, int xOff, int cols, float[] y,
+            int yAt, float[] tmp) {
+        int o1 = o0 + ld, o2 = o1 + ld, o3 = o2 + ld;
+        int bound = F.loopBound(cols);
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        ShortVector m = ShortVector.zero(H);
+        for (int c = 0; c < bound; c += L) {
+            FloatVector xv = FloatVector.fromArray(F, xs, c);
+            ShortVector h0 = ShortVector.fromArray(H, w, o0 + c), h1 = ShortVector.fromArray(H, w, o1 + c);
+            ShortVector h2 = ShortVector.fromArray(H, w, o2 + c), h3 = ShortVector.fromArray(H, w, o3 + c);
+            a0 = PanamaGemv.mulAdd(unbiased(h0), xv, a0);
+            a1 = PanamaGemv.mulAdd(unbiased(h1), xv, a1);
+            a2 = PanamaGemv.mulAdd(unbiased(h2), xv, a2);
+            a3 = PanamaGemv.mulAdd(unbiased(h3), xv, a3);
+            m = magnitudes(magnitudes(magnitudes(magnitudes(m, h0), h1), h2), h3);
+        }
+        if (special(m)) { // an Inf or NaN weight in one of the rows: all four by the exact path
+            f16Pair(w, o0, ld, x, xOff, cols, y, yAt, tmp);
+            f16Pair(w, o2, ld, x, xOff, cols, y, yAt + 2, tmp);
+            return;
+        }
+        y[yAt] = f16Tail(w, o0, x, xOff, bound, cols, PanamaGemv.lanes(a0, tmp));
+        y[yAt + 1] = f16Tail(w, o1, x, xOff, bound, cols, PanamaGemv.lanes(a1, tmp));
+        y[yAt + 2] = f16Tail(w, o2, x, xOff, bound, cols, PanamaGemv.lanes(a2, tmp));
+        y[yAt + 3] = f16Tail(w, o3, x, xOff, bound, cols, PanamaGemv.lanes(a3, tmp));
+    }
+
+    /** Fast path: one row at element offset o. */
+    private static float f16FastRow(short[] w, int o0, float[] xs, float[] x, int xOff, int cols, float[] tmp) {
+        int bound = F.loopBound(cols);
+        FloatVector a0 = FloatVector.zero(F);
+        ShortVector m = ShortVector.zero(H);
+        for (int c = 0; c < bound; c += L) {
+            ShortVector h0 = ShortVector.fromArray(H, w, o0 + c);
+            a0 = PanamaGemv.mulAdd(unbiased(h0), FloatVector.fromArray(F, xs, c), a0);
+            m = magnitudes(m, h0);
+        }
+        if (special(m)) {
+            return f16Row(w, o0, x, xOff, cols, tmp);
+        }
+        return f16Tail(w, o0, x, xOff, bound, cols, PanamaGemv.lanes(a0, tmp));
+    }
+
+    /** Exact path: rows o and o + ld (element offsets) into y[yAt .. yAt + 2), two rows per group. */
     private static void f16Pair(short[] w, int o0, int ld, float[] x, int xOff, int cols, float[] y, int yAt,
             float[] tmp) {
         int o1 = o0 + ld;
@@ -88,7 +241,7 @@ final class PanamaHalfGemv {
         y[yAt + 1] = f16Tail(w, o1, x, xOff, bound, cols, PanamaGemv.lanes(a1, tmp));
     }
 
-    /** One row at element offset o. */
+    /** Exact path: one row at element offset o. */
     private static float f16Row(short[] w, int o0, float[] x, int xOff, int cols, float[] tmp) {
         int bound = F.loopBound(cols);
         FloatVector a0 = FloatVector.zero(F);
@@ -143,7 +296,51 @@ final class PanamaHalfGemv {
         return s;
     }
 
-    /** Rows o and o + ld (element offsets) into y[yAt .. yAt + 2): F16 widening is larger, so two rows per group. */
+    /** Fast path: rows o, o + ld, o + 2·ld, o + 3·ld (element offsets) into y[yAt .. yAt + 4). */
+    private static void f16Group(MemorySegment w, long o0, long ld, float[] xs, float[] x, int xOff, int cols, float[] y,
+            int yAt, float[] tmp) {
+        long o1 = o0 + ld, o2 = o1 + ld, o3 = o2 + ld;
+        int bound = F.loopBound(cols);
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        ShortVector m = ShortVector.zero(H);
+        for (int c = 0; c < bound; c += L) {
+            FloatVector xv = FloatVector.fromArray(F, xs, c);
+            ShortVector h0 = load(w, o0 + c), h1 = load(w, o1 + c);
+            ShortVector h2 = load(w, o2 + c), h3 = load(w, o3 + c);
+            a0 = PanamaGemv.mulAdd(unbiased(h0), xv, a0);
+            a1 = PanamaGemv.mulAdd(unbiased(h1), xv, a1);
+            a2 = PanamaGemv.mulAdd(unbiased(h2), xv, a2);
+            a3 = PanamaGemv.mulAdd(unbiased(h3), xv, a3);
+            m = magnitudes(magnitudes(magnitudes(magnitudes(m, h0), h1), h2), h3);
+        }
+        if (special(m)) { // an Inf or NaN weight in one of the rows: all four by the exact path
+            f16Pair(w, o0, ld, x, xOff, cols, y, yAt, tmp);
+            f16Pair(w, o2, ld, x, xOff, cols, y, yAt + 2, tmp);
+            return;
+        }
+        y[yAt] = f16Tail(w, o0, x, xOff, bound, cols, PanamaGemv.lanes(a0, tmp));
+        y[yAt + 1] = f16Tail(w, o1, x, xOff, bound, cols, PanamaGemv.lanes(a1, tmp));
+        y[yAt + 2] = f16Tail(w, o2, x, xOff, bound, cols, PanamaGemv.lanes(a2, tmp));
+        y[yAt + 3] = f16Tail(w, o3, x, xOff, bound, cols, PanamaGemv.lanes(a3, tmp));
+    }
+
+    /** Fast path: one row at element offset o. */
+    private static float f16FastRow(MemorySegment w, long o0, float[] xs, float[] x, int xOff, int cols, float[] tmp) {
+        int bound = F.loopBound(cols);
+        FloatVector a0 = FloatVector.zero(F);
+        ShortVector m = ShortVector.zero(H);
+        for (int c = 0; c < bound; c += L) {
+            ShortVector h0 = load(w, o0 + c);
+            a0 = PanamaGemv.mulAdd(unbiased(h0), FloatVector.fromArray(F, xs, c), a0);
+            m = magnitudes(m, h0);
+        }
+        if (special(m)) {
+            return f16Row(w, o0, x, xOff, cols, tmp);
+        }
+        return f16Tail(w, o0, x, xOff, bound, cols, PanamaGemv.lanes(a0, tmp));
+    }
+
+    /** Exact path: rows o and o + ld (element offsets) into y[yAt .. yAt + 2), two rows per group. */
     private static void f16Pair(MemorySegment w, long o0, long ld, float[] x, int xOff, int cols, float[] y, int yAt,
             float[] tmp) {
         long o1 = o0 + ld;
@@ -158,7 +355,7 @@ final class PanamaHalfGemv {
         y[yAt + 1] = f16Tail(w, o1, x, xOff, bound, cols, PanamaGemv.lanes(a1, tmp));
     }
 
-    /** One row at element offset o. */
+    /** Exact path: one row at element offset o. */
     private static float f16Row(MemorySegment w, long o0, float[] x, int xOff, int cols, float[] tmp) {
         int bound = F.loopBound(cols);
         FloatVector a0 = FloatVector.zero(F);
