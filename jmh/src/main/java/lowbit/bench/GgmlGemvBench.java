@@ -2,7 +2,6 @@ package lowbit.bench;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import lowbit.tensor.ggml.GgmlOps;
@@ -10,7 +9,6 @@ import lowbit.tensor.ggml.GgmlType;
 import lowbit.tensor.ggml.Q4_0;
 import lowbit.tensor.ggml.Q8_0;
 import lowbit.tensor.parallel.Parallel;
-import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.GgmlKernels;
 import lowbit.tensor.simd.ScalarGgmlKernels;
 import lowbit.tensor.simd.VectorizationProvider;
@@ -41,10 +39,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "-Xms4g", "-Xmx4g"})
 public class GgmlGemvBench {
     private static final GgmlKernels SCALAR = new ScalarGgmlKernels();
-    private static final FloatKernels FLOATS = VectorizationProvider.get().floats();
     private static final int ROWS = 4096;
     private static final int COLS = 14336;
-    private static final long STREAM_BYTES = 256L << 20;
 
     @Param({"Q4_0", "Q8_0"})
     String type;
@@ -54,10 +50,9 @@ public class GgmlGemvBench {
 
     Arena arena;
     MemorySegment w;
-    MemorySegment stream;
+    StreamingRead stream;
     float[] x;
     float[] y;
-    double[] partial;
     GgmlType t;
     long rowBytes;
 
@@ -90,11 +85,7 @@ public class GgmlGemvBench {
             x[j] = (float) r.nextGaussian();
         }
         y = new float[ROWS];
-        stream = arena.allocate(STREAM_BYTES, 64);
-        for (long i = 0; i < STREAM_BYTES / 4; i++) {
-            stream.setAtIndex(ValueLayout.JAVA_FLOAT, i, (i & 1023) * 1e-3f);
-        }
-        partial = new double[(int) (STREAM_BYTES / (1 << 20))];
+        stream = new StreamingRead(arena);
     }
 
     @TearDown(Level.Trial)
@@ -123,19 +114,9 @@ public class GgmlGemvBench {
         return y[ROWS - 1];
     }
 
-    /** Streaming read of 256 MiB (a vector float sum per MiB chunk) on the same threads: the bandwidth baseline. */
+    /** Streaming read of 256 MiB on the same threads: the bandwidth baseline ({@link StreamingRead}). */
     @Benchmark
     public double stream_read_256MiB() {
-        long floatsPerChunk = (1 << 20) / 4;
-        Parallel.forRange(0, partial.length, 4, (from, to) -> {
-            for (long c = from; c < to; c++) {
-                partial[(int) c] = FLOATS.sum(stream, c * floatsPerChunk, floatsPerChunk);
-            }
-        });
-        double s = 0;
-        for (double v : partial) {
-            s += v;
-        }
-        return s;
+        return stream.read();
     }
 }

@@ -37,7 +37,7 @@ public final class PanamaProvider extends VectorizationProvider {
         this.packing = new PanamaPackKernels();
         this.ggml = new PanamaGgmlKernels();
         this.halves = new PanamaHalfKernels();
-        this.affine = new lowbit.tensor.simd.ScalarAffineKernels();
+        this.affine = new PanamaAffineKernels();
     }
 
     @Override
