@@ -67,6 +67,9 @@ public abstract class VectorizationProvider {
     /** The group-wise affine layout's kernels (dequantize and GEMV over packed 2..8-bit codes). */
     public abstract AffineKernels affine();
 
+    /** The 4-bit codebook layouts' kernels (NF4, FP4). */
+    public abstract CodebookKernels codebooks();
+
     @Override
     public String toString() {
         return vectorBitSize() == 0 ? name() : name() + " (" + vectorBitSize() + "-bit vectors)";
@@ -156,6 +159,7 @@ public abstract class VectorizationProvider {
         private final GgmlKernels ggml = new ScalarGgmlKernels();
         private final HalfKernels halves = new ScalarHalfKernels();
         private final AffineKernels affine = new ScalarAffineKernels();
+        private final CodebookKernels codebooks = new ScalarCodebookKernels();
 
         @Override
         public String name() {
@@ -195,6 +199,11 @@ public abstract class VectorizationProvider {
         @Override
         public AffineKernels affine() {
             return affine;
+        }
+
+        @Override
+        public CodebookKernels codebooks() {
+            return codebooks;
         }
     }
 }

@@ -1,6 +1,7 @@
 package lowbit.tensor.simd.panama;
 
 import lowbit.tensor.simd.AffineKernels;
+import lowbit.tensor.simd.CodebookKernels;
 import lowbit.tensor.simd.DenseKernels;
 import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.PackKernels;
@@ -19,6 +20,7 @@ public final class PanamaProvider extends VectorizationProvider {
     private final GgmlKernels ggml;
     private final HalfKernels halves;
     private final AffineKernels affine;
+    private final CodebookKernels codebooks;
 
     /**
      * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
@@ -38,6 +40,7 @@ public final class PanamaProvider extends VectorizationProvider {
         this.ggml = new PanamaGgmlKernels();
         this.halves = new PanamaHalfKernels();
         this.affine = new PanamaAffineKernels();
+        this.codebooks = new PanamaCodebookKernels();
     }
 
     @Override
@@ -78,5 +81,10 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public AffineKernels affine() {
         return affine;
+    }
+
+    @Override
+    public CodebookKernels codebooks() {
+        return codebooks;
     }
 }
