@@ -7,6 +7,7 @@ import java.util.Random;
 import lowbit.tensor.DType;
 import lowbit.tensor.parallel.Parallel;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -58,6 +59,7 @@ class Codebook4MatrixTest {
     }
 
     @Test
+    @Tag("simd") // also at 128/256/512 bits: the layouts' kernel dispatch at every width
     void productsMatchTheDefinition() {
         Random rnd = new Random(SEED);
         int[][] shapes = {{13, 128, 64}, {9, 96, 64}, {7, 40, 64}, {6, 66, 32}, {5, 33, 7}, {11, 256, 128}, {3, 64, 16}};

@@ -92,9 +92,9 @@ final class PanamaAffineKernels implements AffineKernels {
 
     /**
      * First row index in [from, to) whose loads (the last at byte {@code lastLoad} of the row) would pass the end of
-     * the segment; rows before it are read in place.
+     * the segment (one full-width byte load of slack is needed); rows before it are read in place.
      */
-    private static int safeEnd(MemorySegment codes, long rowBytes, long lastLoad, int from, int to) {
+    static int safeEnd(MemorySegment codes, long rowBytes, long lastLoad, int from, int to) {
         long room = codes.byteSize() - LOAD - lastLoad;
         if (room < 0) {
             return from;

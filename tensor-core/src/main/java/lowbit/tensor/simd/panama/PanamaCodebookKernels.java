@@ -94,15 +94,6 @@ final class PanamaCodebookKernels implements CodebookKernels {
         return blockSize >= U && blockSize % 2 == 0 && cols % blockSize == 0;
     }
 
-    /** First row whose last load would pass the segment's end (rows before it are read in place). */
-    private static int safeEnd(MemorySegment codes, long rowBytes, long lastLoad, int from, int to) {
-        long room = codes.byteSize() - LOAD - lastLoad;
-        if (room < 0) {
-            return from;
-        }
-        return (int) Math.max(from, Math.min(to, room / rowBytes + 1));
-    }
-
     @Override
     public void dequantize(MemorySegment codes, float[] table, int blockSize, float[] absmax, long blockOff,
             long first, int count, float[] dst, int dstOff) {
@@ -165,7 +156,7 @@ final class PanamaCodebookKernels implements CodebookKernels {
         long blockBytes = blockSize / 2;
         long unitBytes = U / 2;
         long lastLoad = (blocks - 1) * blockBytes + (units - 1) * unitBytes;
-        int safe = safeEnd(codes, rowBytes, lastLoad, rowFrom, rowTo);
+        int safe = PanamaAffineKernels.safeEnd(codes, rowBytes, lastLoad, rowFrom, rowTo);
         IntVector[] t = tables(table);
         float[] tmp = new float[L];
         int r = rowFrom;
