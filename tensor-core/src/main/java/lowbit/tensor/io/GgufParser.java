@@ -194,7 +194,7 @@ final class GgufParser {
         long rows = rowLength == 0 ? 0 : numel / rowLength;
         long bytes;
         try {
-            bytes = Math.multiplyExact(rowLength / type.blockSize() * type.blockBytes(), rows);
+            bytes = Math.multiplyExact(Math.multiplyExact(rowLength / type.blockSize(), type.blockBytes()), rows);
         } catch (ArithmeticException e) {
             throw fail("the byte size of ne " + Arrays.toString(ne) + " of " + type + " overflows a long");
         }

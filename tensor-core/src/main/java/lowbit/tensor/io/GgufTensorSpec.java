@@ -36,7 +36,8 @@ public record GgufTensorSpec(String name, GgmlType type, Shape shape) {
                     + " is not a multiple of " + type + "'s block size " + type.blockSize());
         }
         try {
-            Math.multiplyExact(shape.numel() / Math.max(1, shape.dim(-1)), type.rowBytes(shape.dim(-1)));
+            Math.multiplyExact(shape.numel() / Math.max(1, shape.dim(-1)),
+                    Math.multiplyExact(shape.dim(-1) / type.blockSize(), type.blockBytes()));
         } catch (ArithmeticException e) {
             throw new IllegalArgumentException(name + ": " + shape + " of " + type + " overflows a long byte size", e);
         }
