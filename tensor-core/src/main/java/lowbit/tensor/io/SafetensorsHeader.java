@@ -12,6 +12,10 @@ import com.fasterxml.jackson.core.StreamWriteConstraints;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -101,7 +105,16 @@ final class SafetensorsHeader {
         Map<String, String> metadata = new LinkedHashMap<>();
         List<Raw> tensors = new ArrayList<>();
         String tensor = null;
-        try (JsonParser p = JSON.createParser(header)) {
+        // Decode strictly as UTF-8 first: given bytes, Jackson would guess the encoding (UTF-16/32 from zero bytes),
+        // while a safetensors header is UTF-8 by definition.
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(header)).toString();
+        } catch (CharacterCodingException e) {
+            throw new TensorFormatException(source, null, "header", "is not valid UTF-8", e);
+        }
+        try (JsonParser p = JSON.createParser(text)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new TensorFormatException(source, null, "header", "the header is not a JSON object");
             }
@@ -124,12 +137,13 @@ final class SafetensorsHeader {
                         + p.currentTokenLocation().getByteOffset());
             }
         } catch (JsonProcessingException e) {
-            throw new TensorFormatException(source, tensor, "header", "invalid JSON at byte "
-                    + (e.getLocation() == null ? -1 : e.getLocation().getByteOffset()) + ": " + e.getOriginalMessage(), e);
+            throw new TensorFormatException(source, tensor, "header", "invalid JSON at character "
+                    + (e.getLocation() == null ? -1 : e.getLocation().getCharOffset()) + ": " + e.getOriginalMessage(), e);
         } catch (TensorFormatException e) {
             throw e;
         } catch (IOException e) {
-            throw new UncheckedIOException("reading a byte array failed", e); // cannot happen for an in-memory source
+            // an in-memory source has no I/O errors: anything else Jackson reports is about the content
+            throw new TensorFormatException(source, tensor, "header", "invalid JSON: " + e.getMessage(), e);
         }
         return new SafetensorsHeader(metadata, tensors);
     }

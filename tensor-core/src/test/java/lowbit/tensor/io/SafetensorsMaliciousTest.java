@@ -61,7 +61,10 @@ class SafetensorsMaliciousTest {
         assertThat(reject("{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8).getMessage())
                 .contains("Duplicate field 'dtype'");
         byte[] badUtf8 = new Le().u64(8).ascii("{\"").bytes((byte) 0xC3, (byte) 0x28).ascii("\":1}").toBytes();
-        assertThat(reject(badUtf8).getMessage()).contains("invalid JSON").containsIgnoringCase("UTF-8");
+        assertThat(reject(badUtf8).getMessage()).contains("header: is not valid UTF-8");
+        // zero bytes must not make the parser guess UTF-16 or UTF-32 (found by fuzzing)
+        byte[] utf32 = Le.safetensors("\u0000\u0000\u0000{\"a\":1}", new byte[0]);
+        assertThat(reject(utf32).getMessage()).contains("invalid JSON");
         String deep = "{\"a\":{\"dtype\":\"F32\",\"x\":" + "[".repeat(100) + "]".repeat(100) + "}}";
         assertThat(reject(deep, 0).getMessage()).contains("nesting depth");
         assertThat(reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[" + "9".repeat(40) + "],\"data_offsets\":[0,8]}}", 8)
