@@ -64,6 +64,9 @@ public abstract class VectorizationProvider {
     /** The F16/BF16 &harr; F32 storage conversions. */
     public abstract HalfKernels halves();
 
+    /** The group-wise affine layout's kernels (dequantize and GEMV over packed 2..8-bit codes). */
+    public abstract AffineKernels affine();
+
     @Override
     public String toString() {
         return vectorBitSize() == 0 ? name() : name() + " (" + vectorBitSize() + "-bit vectors)";
@@ -152,6 +155,7 @@ public abstract class VectorizationProvider {
         private final PackKernels packing = new ScalarPackKernels();
         private final GgmlKernels ggml = new ScalarGgmlKernels();
         private final HalfKernels halves = new ScalarHalfKernels();
+        private final AffineKernels affine = new ScalarAffineKernels();
 
         @Override
         public String name() {
@@ -186,6 +190,11 @@ public abstract class VectorizationProvider {
         @Override
         public HalfKernels halves() {
             return halves;
+        }
+
+        @Override
+        public AffineKernels affine() {
+            return affine;
         }
     }
 }

@@ -1,5 +1,6 @@
 package lowbit.tensor.simd.panama;
 
+import lowbit.tensor.simd.AffineKernels;
 import lowbit.tensor.simd.DenseKernels;
 import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.PackKernels;
@@ -17,6 +18,7 @@ public final class PanamaProvider extends VectorizationProvider {
     private final PackKernels packing;
     private final GgmlKernels ggml;
     private final HalfKernels halves;
+    private final AffineKernels affine;
 
     /**
      * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
@@ -35,6 +37,7 @@ public final class PanamaProvider extends VectorizationProvider {
         this.packing = new PanamaPackKernels();
         this.ggml = new PanamaGgmlKernels();
         this.halves = new PanamaHalfKernels();
+        this.affine = new lowbit.tensor.simd.ScalarAffineKernels();
     }
 
     @Override
@@ -70,5 +73,10 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public HalfKernels halves() {
         return halves;
+    }
+
+    @Override
+    public AffineKernels affine() {
+        return affine;
     }
 }
