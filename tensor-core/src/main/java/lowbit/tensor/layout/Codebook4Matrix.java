@@ -256,6 +256,17 @@ public abstract sealed class Codebook4Matrix extends AbstractQuantizedMatrix per
                 rowTo, y, yOff);
     }
 
+    /**
+     * Rows of W dequantized per GEMM task (n &gt; 8): about 2^20 floats (4 MiB), so that the dense kernel multiplies
+     * X by a wide tile (the base's 64K-float tiles made the dense GEMM re-pack X for every 16 rows); independent of
+     * the thread count, so results are too.
+     */
+    @Override
+    protected int gemmTileRows() {
+        long g = Math.max(1, (1 << 20) / Math.max(1, cols()));
+        return (int) Math.min(rows() == 0 ? 1 : rows(), g >= 8 ? g & ~7L : g);
+    }
+
     /** Whole groups of four rows per task, about 64K weights. */
     @Override
     protected int gemvGrain() {
