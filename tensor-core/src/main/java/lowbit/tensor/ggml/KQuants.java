@@ -3,6 +3,7 @@ package lowbit.tensor.ggml;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import lowbit.tensor.simd.ScalarGgmlKernels;
+import lowbit.tensor.simd.ScalarKQuantKernels;
 
 /**
  * The pieces ggml's k-quant reference encoders share ({@code ggml-quants.c}): the {@code nearest_int} rounding, the
@@ -20,15 +21,9 @@ final class KQuants {
     private KQuants() {
     }
 
-    /**
-     * ggml's {@code nearest_int}: adds 1.5·2<sup>23</sup> in float (so the sum rounds half to even at the units) and
-     * returns the low 23 bits of the sum's representation minus 2<sup>22</sup>. This is round-half-even for
-     * |f| &le; 4194303 (ggml asserts that only in debug builds); beyond it, and for NaN or &plusmn;&infin;, the same
-     * bit arithmetic gives the same (meaningless) int as release-built ggml.
-     */
+    /** ggml's {@code nearest_int} (see {@link ScalarKQuantKernels#nearestInt}). */
     static int nearestInt(float f) {
-        float v = f + 12582912f;
-        return (Float.floatToRawIntBits(v) & 0x007fffff) - 0x00400000;
+        return ScalarKQuantKernels.nearestInt(f);
     }
 
     /** fp16 bits of {@code f} as ggml's {@code GGML_FP32_TO_FP16}: round to nearest even, NaN becomes sign|0x7E00. */
@@ -297,21 +292,5 @@ final class KQuants {
         for (int i = 0; i < 12; i++) {
             putByte(dst, off + i, s[i]);
         }
-    }
-
-    /** {@code get_scale_min_k4}: the six-bit scale of sub-block j (0..7) from the 12 bytes at {@code off}. */
-    static int scaleK4(MemorySegment src, long off, int j) {
-        if (j < 4) {
-            return getByte(src, off + j) & 63;
-        }
-        return (getByte(src, off + j + 4) & 0xF) | ((getByte(src, off + j - 4) >> 6) << 4);
-    }
-
-    /** {@code get_scale_min_k4}: the six-bit minimum of sub-block j (0..7). */
-    static int minK4(MemorySegment src, long off, int j) {
-        if (j < 4) {
-            return getByte(src, off + j + 4) & 63;
-        }
-        return (getByte(src, off + j + 4) >> 4) | ((getByte(src, off + j) >> 6) << 4);
     }
 }

@@ -4,6 +4,7 @@ import static lowbit.tensor.simd.ScalarGgmlKernels.f16;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
+import lowbit.tensor.simd.ScalarKQuantKernels;
 
 /**
  * ggml's Q4_K block format (GGUF type 12): a super-block of 256 values in 8 sub-blocks of 32, each with a 6-bit scale
@@ -98,10 +99,10 @@ public final class Q4_K {
             float min = f16(src, off + 2);
             int o = dstOff + b * BLOCK_SIZE;
             for (int g = 0; g < 4; g++) {
-                float d1 = d * KQuants.scaleK4(src, off + 4, 2 * g);
-                float m1 = min * KQuants.minK4(src, off + 4, 2 * g);
-                float d2 = d * KQuants.scaleK4(src, off + 4, 2 * g + 1);
-                float m2 = min * KQuants.minK4(src, off + 4, 2 * g + 1);
+                float d1 = d * ScalarKQuantKernels.scaleK4(src, off + 4, 2 * g);
+                float m1 = min * ScalarKQuantKernels.minK4(src, off + 4, 2 * g);
+                float d2 = d * ScalarKQuantKernels.scaleK4(src, off + 4, 2 * g + 1);
+                float m2 = min * ScalarKQuantKernels.minK4(src, off + 4, 2 * g + 1);
                 for (int l = 0; l < 32; l++) {
                     int q = KQuants.getByte(src, off + 16 + 32 * g + l);
                     dst[o + 64 * g + l] = d1 * (q & 0xF) - m1;

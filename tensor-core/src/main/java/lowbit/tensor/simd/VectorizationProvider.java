@@ -64,6 +64,9 @@ public abstract class VectorizationProvider {
     /** The F16/BF16 &harr; F32 storage conversions. */
     public abstract HalfKernels halves();
 
+    /** The ggml k-quant kernels (Q8_K encoder, Q2_K..Q6_K &times; Q8_K integer dot products). */
+    public abstract KQuantKernels kquants();
+
     @Override
     public String toString() {
         return vectorBitSize() == 0 ? name() : name() + " (" + vectorBitSize() + "-bit vectors)";
@@ -152,6 +155,7 @@ public abstract class VectorizationProvider {
         private final PackKernels packing = new ScalarPackKernels();
         private final GgmlKernels ggml = new ScalarGgmlKernels();
         private final HalfKernels halves = new ScalarHalfKernels();
+        private final KQuantKernels kquants = new ScalarKQuantKernels();
 
         @Override
         public String name() {
@@ -186,6 +190,11 @@ public abstract class VectorizationProvider {
         @Override
         public HalfKernels halves() {
             return halves;
+        }
+
+        @Override
+        public KQuantKernels kquants() {
+            return kquants;
         }
     }
 }

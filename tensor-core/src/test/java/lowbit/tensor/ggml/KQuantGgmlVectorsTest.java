@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
  */
 class KQuantGgmlVectorsTest {
     /** Types whose encoders and scalar dots lowbit has; a vector line of another type fails the test. */
-    static final Set<GgmlType> TYPES = EnumSet.of(GgmlType.Q4_K);
+    static final Set<GgmlType> TYPES = EnumSet.of(GgmlType.Q4_K, GgmlType.Q8_K);
 
     /**
      * The input generator, exactly as the C harness that produced the vectors: splitmix64 from the state
@@ -119,6 +119,7 @@ class KQuantGgmlVectorsTest {
         NonFinitePolicy p = NonFinitePolicy.ENCODE_LIKE_GGML;
         switch (t) {
             case Q4_K -> Q4_K.quantizeRow(x, 0, dst, 0, x.length, p);
+            case Q8_K -> Q8_K.quantizeRow(x, 0, dst, 0, x.length, p);
             default -> throw new IllegalArgumentException("no encoder for " + t);
         }
     }
@@ -164,6 +165,36 @@ class KQuantGgmlVectorsTest {
             checked++;
         }
         assertThat(checked).as("digest lines checked").isEqualTo(3 * TYPES.size());
+    }
+
+    /** The scalar twin of every k-quant dot gives ggml's generic C function's float bits. */
+    @Test
+    void scalarDotsHaveGgmlsGenericBits() throws IOException {
+        var scalar = new lowbit.tensor.simd.ScalarKQuantKernels();
+        int checked = 0;
+        for (String[] f : lines("DOT")) {
+            GgmlType t = GgmlType.valueOf(f[1]);
+            if (!TYPES.contains(t)) {
+                continue;
+            }
+            int kind = Integer.parseInt(f[2]);
+            int nb = Integer.parseInt(f[3]);
+            MemorySegment w = MemorySegment.ofArray(new byte[nb * t.blockBytes()]);
+            encode(t, Gen.row(kind, 3, 256 * nb), w);
+            MemorySegment a = MemorySegment.ofArray(new byte[nb * 292]);
+            encode(GgmlType.Q8_K, Gen.row(0, 4, 256 * nb), a);
+            float got = switch (t) {
+                case Q2_K -> scalar.dotQ2_KQ8_K(w, 0, a, 0, nb);
+                case Q3_K -> scalar.dotQ3_KQ8_K(w, 0, a, 0, nb);
+                case Q4_K -> scalar.dotQ4_KQ8_K(w, 0, a, 0, nb);
+                case Q5_K -> scalar.dotQ5_KQ8_K(w, 0, a, 0, nb);
+                default -> scalar.dotQ6_KQ8_K(w, 0, a, 0, nb);
+            };
+            assertThat(String.format("%08x", Float.floatToRawIntBits(got))).as("%s kind %d (%d blocks): %s", t, kind, nb,
+                    got).isEqualTo(f[4]);
+            checked++;
+        }
+        assertThat(checked).as("dot lines checked").isEqualTo(13 * (TYPES.size() - 1));
     }
 
     @Test

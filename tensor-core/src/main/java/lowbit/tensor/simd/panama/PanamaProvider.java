@@ -5,6 +5,7 @@ import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.PackKernels;
 import lowbit.tensor.simd.GgmlKernels;
 import lowbit.tensor.simd.HalfKernels;
+import lowbit.tensor.simd.KQuantKernels;
 import lowbit.tensor.simd.VectorizationProvider;
 
 /**
@@ -17,6 +18,7 @@ public final class PanamaProvider extends VectorizationProvider {
     private final PackKernels packing;
     private final GgmlKernels ggml;
     private final HalfKernels halves;
+    private final KQuantKernels kquants;
 
     /**
      * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
@@ -35,6 +37,7 @@ public final class PanamaProvider extends VectorizationProvider {
         this.packing = new PanamaPackKernels();
         this.ggml = new PanamaGgmlKernels();
         this.halves = new PanamaHalfKernels();
+        this.kquants = new PanamaKQuantKernels();
     }
 
     @Override
@@ -70,5 +73,10 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public HalfKernels halves() {
         return halves;
+    }
+
+    @Override
+    public KQuantKernels kquants() {
+        return kquants;
     }
 }

@@ -1,0 +1,175 @@
+package lowbit.tensor.simd.panama;
+
+import static lowbit.tensor.simd.ScalarGgmlKernels.f16;
+import static lowbit.tensor.simd.ScalarGgmlKernels.I32_LE;
+import static lowbit.tensor.simd.ScalarKQuantKernels.F32_LE;
+import static lowbit.tensor.simd.ScalarKQuantKernels.I16_LE;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+import lowbit.tensor.simd.KQuantKernels;
+import lowbit.tensor.simd.ScalarKQuantKernels;
+
+/**
+ * Vector API k-quant kernels at the chosen width.
+ *
+ * <p>Dot products: codes and activations are widened from bytes to 16-bit lanes, multiplied and added in 16-bit
+ * lanes within a sub-block (exact: every partial stays below 2<sup>15</sup>, bounds at each kernel), widened once
+ * per sub-block to int lanes, multiplied by the sub-block's integer scale and added into one int vector per
+ * super-block (exact), which is converted to float and fused with d_w·d_a into a float accumulator; the minimum terms
+ * (from the activation's bsums) are integer dot products of 8 or 16 values in scalar code. One lane reduction per
+ * row. Short vectors have at most 16 lanes (256 bits), as in the Q4_0 kernels: on 512-bit machines the 16-bit
+ * products then run on 256-bit registers and one S2I widening fills a 512-bit int vector.
+ *
+ * <p>Q8_K encoder: max-abs, scaling and ggml's {@code nearest_int} bit trick in vectors (the same float operations
+ * per element as the scalar reference, so the same bytes); a block with a non-finite value is handed to
+ * {@link ScalarKQuantKernels}.
+ */
+final class PanamaKQuantKernels implements KQuantKernels {
+    private static final VectorSpecies<Float> F = Species.F;
+    private static final VectorSpecies<Integer> I = Species.I;
+    private static final int FL = F.length();
+    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
+    /** Float (and int) vectors per 16 elements. */
+    private static final int PER16 = 16 / FL;
+    private static final boolean FMA = Species.FMA;
+    /** Short lanes per vector: 16 (256-bit shorts) from 256 bits up, else 8. */
+    private static final int SL = Math.min(16, Species.BITS / 16);
+    private static final VectorSpecies<Short> SS = VectorSpecies.of(short.class, VectorShape.forBitSize(SL * 16));
+    /** SL bytes: 128 or 64 bits. */
+    private static final VectorSpecies<Byte> BS = VectorSpecies.of(byte.class, VectorShape.forBitSize(SL * 8));
+    /** Int vectors per short vector of SL lanes. */
+    private static final int IPARTS = SL / FL;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ScalarKQuantKernels SCALAR = new ScalarKQuantKernels();
+
+    // ---------------------------------------------------------------- Q8_K encoder
+
+    @Override
+    public void quantizeQ8_K(float[] x, int xOff, MemorySegment dst, long dstOff, int nBlocks) {
+        for (int b = 0; b < nBlocks; b++) {
+            quantizeBlockQ8_K(x, xOff + 256 * b, dst, dstOff + 292L * b);
+        }
+    }
+
+    private static void quantizeBlockQ8_K(float[] x, int xo, MemorySegment dst, long off) {
+        FloatVector m = FloatVector.zero(F);
+        for (int j = 0; j < 256; j += FL) {
+            m = m.max(FloatVector.fromArray(F, x, xo + j).abs());
+        }
+        float amax = m.reduceLanes(VectorOperators.MAX);
+        if (!(amax > 0) || amax == Float.POSITIVE_INFINITY) { // all zero, NaN, or infinite: the reference's own path
+            ScalarKQuantKernels.quantizeBlockQ8_K(x, xo, dst, off);
+            return;
+        }
+        float max = 0;
+        for (int j = 0; j < 256; j += FL) {
+            VectorMask<Float> eq = FloatVector.fromArray(F, x, xo + j).abs().compare(VectorOperators.EQ, amax);
+            if (eq.anyTrue()) {
+                max = x[xo + j + eq.firstTrue()]; // the first of equal magnitudes, as the reference's strict '>'
+                break;
+            }
+        }
+        float iscale = -127.f / max;
+        for (int g = 0; g < 16; g++) {
+            ByteVector out = ByteVector.zero(B16);
+            IntVector sum = IntVector.zero(I);
+            for (int p = 0; p < PER16; p++) {
+                // nearest_int: the float sum's low 23 bits minus 2^22; |iscale·x| <= 127·(1 + 2^-23) here
+                IntVector q = FloatVector.fromArray(F, x, xo + 16 * g + p * FL).mul(iscale).add(12582912f)
+                        .reinterpretAsInts().and(0x007fffff).sub(0x00400000).min(127);
+                sum = sum.add(q);
+                out = out.or((ByteVector) q.convertShape(VectorOperators.I2B, B16, -p));
+            }
+            out.intoMemorySegment(dst, off + 4 + 16 * g, LE);
+            dst.set(I16_LE, off + 260 + 2L * g, (short) sum.reduceLanes(VectorOperators.ADD));
+        }
+        dst.set(F32_LE, off, 1 / iscale);
+    }
+
+    // ---------------------------------------------------------------- Q4_K
+
+    // Q4_K · Q8_K per super-block: 16-bit products |q·a| <= 15·128, two (SL = 16) or four (SL = 8) added per lane before
+    // widening: <= 7680. Per lane of the int sum: <= 8·63·(32/SL·... ) well below 2^24, so the I2F conversion is exact.
+    // The 8 six-bit scales and mins come from the 12 scale bytes read as three little-endian ints (ggml's utmp trick):
+    // scales 0..3 = u0 & 0x3f3f3f3f, 4..7 = (u2 & 0x0f0f0f0f) | ((u0 >>> 6) & 0x03030303) << 4, mins 0..3 = u1 & 0x3f3f3f3f,
+    // 4..7 = ((u2 >>> 4) & 0x0f0f0f0f) | ((u1 >>> 6) & 0x03030303) << 4 (byte k of each int is the value of index k).
+
+    @Override
+    public float dotQ4_KQ8_K(MemorySegment w, long wOff, MemorySegment a, long aOff, int nBlocks) {
+        FloatVector acc = FloatVector.zero(F);
+        float mins = 0;
+        for (int b = 0; b < nBlocks; b++) {
+            long wb = wOff + 144L * b, ab = aOff + 292L * b;
+            int u0 = w.get(I32_LE, wb + 4), u1 = w.get(I32_LE, wb + 8), u2 = w.get(I32_LE, wb + 12);
+            int scLo = u0 & 0x3f3f3f3f;
+            int scHi = (u2 & 0x0f0f0f0f) | (((u0 >>> 6) & 0x03030303) << 4);
+            int mLo = u1 & 0x3f3f3f3f;
+            int mHi = ((u2 >>> 4) & 0x0f0f0f0f) | (((u1 >>> 6) & 0x03030303) << 4);
+            int sumi = 0;
+            for (int k = 0; k < 8; k++) {
+                int mk = ((k < 4 ? mLo : mHi) >>> (8 * (k & 3))) & 0xFF;
+                sumi += mk * (a.get(I16_LE, ab + 260 + 4L * k) + a.get(I16_LE, ab + 262 + 4L * k));
+            }
+            IntVector isum = IntVector.zero(I);
+            for (int g = 0; g < 4; g++) {
+                int sw = g < 2 ? scLo : scHi;
+                int sc0 = (sw >>> (16 * (g & 1))) & 0xFF, sc1 = (sw >>> (16 * (g & 1) + 8)) & 0xFF;
+                ShortVector p0 = ShortVector.zero(SS), p1 = p0;
+                for (int h = 0; h < 32; h += SL) {
+                    ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BS, w, wb + 16 + 32 * g + h, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, SS, 0);
+                    ShortVector a0 = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 4 + 64 * g + h, LE)
+                            .convertShape(VectorOperators.B2S, SS, 0);
+                    ShortVector a1 = (ShortVector) ByteVector.fromMemorySegment(BS, a, ab + 36 + 64 * g + h, LE)
+                            .convertShape(VectorOperators.B2S, SS, 0);
+                    p0 = p0.add(q.and((short) 0xF).mul(a0));
+                    p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4).mul(a1));
+                }
+                IntVector s0 = (IntVector) p0.convertShape(VectorOperators.S2I, I, 0);
+                IntVector s1 = (IntVector) p1.convertShape(VectorOperators.S2I, I, 0);
+                for (int k = 1; k < IPARTS; k++) {
+                    s0 = s0.add((IntVector) p0.convertShape(VectorOperators.S2I, I, k));
+                    s1 = s1.add((IntVector) p1.convertShape(VectorOperators.S2I, I, k));
+                }
+                isum = isum.add(s0.mul(sc0)).add(s1.mul(sc1));
+            }
+            float ya = a.get(F32_LE, ab);
+            FloatVector d = FloatVector.broadcast(F, f16(w, wb) * ya);
+            FloatVector f = (FloatVector) isum.convert(VectorOperators.I2F, 0);
+            acc = FMA ? f.fma(d, acc) : f.mul(d).add(acc);
+            mins -= (f16(w, wb + 2) * ya) * sumi;
+        }
+        return acc.reduceLanes(VectorOperators.ADD) + mins;
+    }
+
+    // ---------------------------------------------------------------- scalar for now
+
+    @Override
+    public float dotQ2_KQ8_K(MemorySegment w, long wOff, MemorySegment a, long aOff, int nBlocks) {
+        return SCALAR.dotQ2_KQ8_K(w, wOff, a, aOff, nBlocks);
+    }
+
+    @Override
+    public float dotQ3_KQ8_K(MemorySegment w, long wOff, MemorySegment a, long aOff, int nBlocks) {
+        return SCALAR.dotQ3_KQ8_K(w, wOff, a, aOff, nBlocks);
+    }
+
+    @Override
+    public float dotQ5_KQ8_K(MemorySegment w, long wOff, MemorySegment a, long aOff, int nBlocks) {
+        return SCALAR.dotQ5_KQ8_K(w, wOff, a, aOff, nBlocks);
+    }
+
+    @Override
+    public float dotQ6_KQ8_K(MemorySegment w, long wOff, MemorySegment a, long aOff, int nBlocks) {
+        return SCALAR.dotQ6_KQ8_K(w, wOff, a, aOff, nBlocks);
+    }
+}
