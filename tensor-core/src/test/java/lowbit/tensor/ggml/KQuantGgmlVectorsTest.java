@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
  */
 class KQuantGgmlVectorsTest {
     /** Types whose encoders and scalar dots lowbit has; a vector line of another type fails the test. */
-    static final Set<GgmlType> TYPES = EnumSet.of(GgmlType.Q4_K, GgmlType.Q8_K);
+    static final Set<GgmlType> TYPES = EnumSet.of(GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q8_K);
 
     /**
      * The input generator, exactly as the C harness that produced the vectors: splitmix64 from the state
@@ -119,6 +119,7 @@ class KQuantGgmlVectorsTest {
         NonFinitePolicy p = NonFinitePolicy.ENCODE_LIKE_GGML;
         switch (t) {
             case Q4_K -> Q4_K.quantizeRow(x, 0, dst, 0, x.length, p);
+            case Q6_K -> Q6_K.quantizeRow(x, 0, dst, 0, x.length, p);
             case Q8_K -> Q8_K.quantizeRow(x, 0, dst, 0, x.length, p);
             default -> throw new IllegalArgumentException("no encoder for " + t);
         }

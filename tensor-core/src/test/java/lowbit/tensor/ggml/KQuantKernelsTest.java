@@ -127,7 +127,7 @@ class KQuantKernelsTest {
         return a;
     }
 
-    static final GgmlType[] KTYPES = {GgmlType.Q4_K};
+    static final GgmlType[] KTYPES = {GgmlType.Q4_K, GgmlType.Q6_K};
 
     @Test
     void dotProductsMatchTheScalarTwin() {
@@ -149,7 +149,7 @@ class KQuantKernelsTest {
     @Test
     void multiRowDotsEqualTheOneRowDotBitForBit() {
         Random r = new Random(SEED + 2);
-        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K}) {
+        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q6_K}) {
             for (int rows : new int[] {1, 2, 3, 4, 5, 7, 8, 9}) {
                 for (int nb : new int[] {1, 3, 8}) {
                     int pw = r.nextInt(5), pa = r.nextInt(5);
@@ -224,6 +224,7 @@ class KQuantKernelsTest {
         int n = nb * 256;
         switch (t) {
             case Q4_K -> Q4_K.dequantizeRow(s, off, dst, 0, n);
+            case Q6_K -> Q6_K.dequantizeRow(s, off, dst, 0, n);
             default -> throw new IllegalArgumentException(t.toString());
         }
     }
