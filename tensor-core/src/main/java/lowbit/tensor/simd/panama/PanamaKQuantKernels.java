@@ -6,6 +6,7 @@ import static lowbit.tensor.simd.ScalarKQuantKernels.F32_LE;
 import static lowbit.tensor.simd.ScalarKQuantKernels.I16_LE;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -14,6 +15,7 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 import lowbit.tensor.simd.KQuantKernels;
 import lowbit.tensor.simd.ScalarKQuantKernels;
@@ -176,8 +178,124 @@ final class PanamaKQuantKernels implements KQuantKernels {
         return SCALAR.dotQ5_KQ8_K(w, wOff, a, aOff, nBlocks);
     }
 
+    // ---------------------------------------------------------------- Q6_K
+
+    // Q6_K · Q8_K per super-block: codes q in [0, 63] (the "-32" is applied through the block sums: the minimum-like
+    // term 32·&Sigma;_j sc_j·bsum_j), 16-bit products |q·a| <= 63·128 = 8064; at 128 bits two product vectors of one
+    // sub-block are added first (<= 16128), and the pairwise fold gives <= 32256 < 2^15. Per half h and l < SWL-chunk:
+    // ql[64h + l] low nibble -> k = 0, high -> k = 2; ql[64h + 32 + l] low -> k = 1, high -> k = 3; qh[32h + l] bits
+    // 2k..2k+1 are the top bits of k; element 128h + 32k + l, sub-block 8h + 2k + l/16. At 512 bits one product vector
+    // holds 32 elements (two sub-blocks): the folded int lanes 0..7 and 8..15 take the scales of the two sub-blocks,
+    // picked from the 16 scales by a constant shuffle. Int lanes stay below 8·128·32256 < 2^25: the I2F conversion may
+    // round (at most once per lane and block, covered by the summation bound).
+
+    /** At 512 bits: for (h, k), int lane i takes scale 8h + 2k + i/8. */
+    private static final VectorShuffle<Integer>[] Q6_SCALE_SHUFFLE = q6ScaleShuffles();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Integer>[] q6ScaleShuffles() {
+        VectorShuffle<Integer>[] s = new VectorShuffle[8];
+        if (I.length() == 16) {
+            for (int hk = 0; hk < 8; hk++) {
+                int base = 2 * hk;
+                s[hk] = VectorShuffle.fromOp(I, i -> base + i / 8);
+            }
+        }
+        return s;
+    }
+
     @Override
     public float dotQ6_KQ8_K(MemorySegment w, long wOff, MemorySegment a, long aOff, int nBlocks) {
-        return SCALAR.dotQ6_KQ8_K(w, wOff, a, aOff, nBlocks);
+        Q8KRow x = Q8KRow.of(a, aOff, nBlocks);
+        return rowQ6K(w, wOff, x.q, x.d, x.bsums, nBlocks);
+    }
+
+    @Override
+    public void dotRowsQ6_KQ8_K(MemorySegment w, long wOff, long rowStride, int rows, MemorySegment a, long aOff,
+            int nBlocks, float[] y, int yOff) {
+        Q8KRow x = Q8KRow.of(a, aOff, nBlocks);
+        for (int r = 0; r < rows; r++) {
+            y[yOff + r] = rowQ6K(w, wOff + r * rowStride, x.q, x.d, x.bsums, nBlocks);
+        }
+    }
+
+    private static float rowQ6K(MemorySegment w, long wOff, short[] aq, float[] ad, int[] bsums, int nBlocks) {
+        FloatVector acc = FloatVector.zero(F);
+        float offs = 0;
+        for (int b = 0; b < nBlocks; b++) {
+            long wb = wOff + 210L * b;
+            int ao = 256 * b;
+            int sbs = 0;
+            for (int j = 0; j < 16; j++) {
+                sbs += w.get(ValueLayout.JAVA_BYTE, wb + 192 + j) * bsums[16 * b + j];
+            }
+            IntVector isum = IntVector.zero(I);
+            if (SWL == 32) {
+                IntVector sc16 = (IntVector) ByteVector.fromMemorySegment(B16, w, wb + 192, LE)
+                        .convertShape(VectorOperators.B2I, I, 0);
+                for (int h = 0; h < 2; h++) {
+                    ShortVector l0 = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + 64 * h, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                    ShortVector l1 = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + 64 * h + 32, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                    ShortVector hb = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + 128 + 32 * h, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                    int o = ao + 128 * h;
+                    ShortVector q0 = l0.and((short) 0xF).or(hb.and((short) 3).lanewise(VectorOperators.LSHL, 4));
+                    ShortVector q1 = l1.and((short) 0xF).or(hb.lanewise(VectorOperators.LSHL, 2).and((short) 0x30));
+                    ShortVector q2 = l0.lanewise(VectorOperators.LSHR, 4).or(hb.and((short) 0x30));
+                    ShortVector q3 = l1.lanewise(VectorOperators.LSHR, 4).or(hb.lanewise(VectorOperators.LSHR, 2).and((short) 0x30));
+                    IntVector s0 = q0.mul(ShortVector.fromArray(SW, aq, o)).reinterpretAsInts().mul(0x10001)
+                            .lanewise(VectorOperators.ASHR, 16);
+                    IntVector s1 = q1.mul(ShortVector.fromArray(SW, aq, o + 32)).reinterpretAsInts().mul(0x10001)
+                            .lanewise(VectorOperators.ASHR, 16);
+                    IntVector s2 = q2.mul(ShortVector.fromArray(SW, aq, o + 64)).reinterpretAsInts().mul(0x10001)
+                            .lanewise(VectorOperators.ASHR, 16);
+                    IntVector s3 = q3.mul(ShortVector.fromArray(SW, aq, o + 96)).reinterpretAsInts().mul(0x10001)
+                            .lanewise(VectorOperators.ASHR, 16);
+                    isum = isum.add(s0.mul(sc16.rearrange(Q6_SCALE_SHUFFLE[4 * h])))
+                            .add(s1.mul(sc16.rearrange(Q6_SCALE_SHUFFLE[4 * h + 1])))
+                            .add(s2.mul(sc16.rearrange(Q6_SCALE_SHUFFLE[4 * h + 2])))
+                            .add(s3.mul(sc16.rearrange(Q6_SCALE_SHUFFLE[4 * h + 3])));
+                }
+            } else {
+                for (int h = 0; h < 2; h++) {
+                    for (int half = 0; half < 2; half++) {
+                        ShortVector p0 = ShortVector.zero(SW), p1 = p0, p2 = p0, p3 = p0;
+                        for (int l = 16 * half; l < 16 * half + 16; l += SWL) {
+                            ShortVector l0 = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + 64 * h + l, LE)
+                                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                            ShortVector l1 = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + 64 * h + 32 + l, LE)
+                                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                            ShortVector hb = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + 128 + 32 * h + l, LE)
+                                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                            int o = ao + 128 * h + l;
+                            p0 = p0.add(l0.and((short) 0xF).or(hb.and((short) 3).lanewise(VectorOperators.LSHL, 4))
+                                    .mul(ShortVector.fromArray(SW, aq, o)));
+                            p1 = p1.add(l1.and((short) 0xF).or(hb.lanewise(VectorOperators.LSHL, 2).and((short) 0x30))
+                                    .mul(ShortVector.fromArray(SW, aq, o + 32)));
+                            p2 = p2.add(l0.lanewise(VectorOperators.LSHR, 4).or(hb.and((short) 0x30))
+                                    .mul(ShortVector.fromArray(SW, aq, o + 64)));
+                            p3 = p3.add(l1.lanewise(VectorOperators.LSHR, 4).or(hb.lanewise(VectorOperators.LSHR, 2)
+                                    .and((short) 0x30)).mul(ShortVector.fromArray(SW, aq, o + 96)));
+                        }
+                        long sc = wb + 192 + 8 * h + half;
+                        isum = isum.add(p0.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16)
+                                        .mul(w.get(ValueLayout.JAVA_BYTE, sc)))
+                                .add(p1.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16)
+                                        .mul(w.get(ValueLayout.JAVA_BYTE, sc + 2)))
+                                .add(p2.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16)
+                                        .mul(w.get(ValueLayout.JAVA_BYTE, sc + 4)))
+                                .add(p3.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16)
+                                        .mul(w.get(ValueLayout.JAVA_BYTE, sc + 6)));
+                    }
+                }
+            }
+            float d = f16(w, wb + 208) * ad[b];
+            FloatVector f = (FloatVector) isum.convert(VectorOperators.I2F, 0);
+            acc = FMA ? f.fma(FloatVector.broadcast(F, d), acc) : f.mul(d).add(acc);
+            offs -= d * (32 * sbs);
+        }
+        return acc.reduceLanes(VectorOperators.ADD) + offs;
     }
 }
