@@ -21,7 +21,10 @@ class KQuantFormatsTest {
 
     static void encode(GgmlType t, float[] x, MemorySegment s) {
         switch (t) {
+            case Q2_K -> Q2_K.quantizeRow(x, 0, s, 0, x.length);
+            case Q3_K -> Q3_K.quantizeRow(x, 0, s, 0, x.length);
             case Q4_K -> Q4_K.quantizeRow(x, 0, s, 0, x.length);
+            case Q5_K -> Q5_K.quantizeRow(x, 0, s, 0, x.length);
             case Q6_K -> Q6_K.quantizeRow(x, 0, s, 0, x.length);
             case Q8_K -> Q8_K.quantizeRow(x, 0, s, 0, x.length);
             default -> throw new IllegalArgumentException(t.toString());
@@ -44,7 +47,8 @@ class KQuantFormatsTest {
     @Test
     void everyReCodedElementIsTheNearestCodeForItsStoredScale() {
         Random r = new Random(SEED);
-        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q8_K}) {
+        for (GgmlType t : new GgmlType[] {GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+            GgmlType.Q8_K}) {
             double sumErr2 = 0, sumX2 = 0;
             for (int rep = 0; rep < 40; rep++) {
                 float[] x = KQuantKernelsTest.row(r, 2, 8);
@@ -74,10 +78,13 @@ class KQuantFormatsTest {
                     sumX2 += (double) x[i] * x[i];
                 }
             }
-            // the quality this implies for these inputs: 4 bits ≈ 1/15 of a sub-block's range per step, 6 bits ≈ 1/63
+            // the quality this implies for these inputs: b bits give steps of about 1/(2^b − 1) of a sub-block's range
             double rel = Math.sqrt(sumErr2 / sumX2);
             assertThat(rel).as("%s relative RMS error", t).isLessThan(switch (t) {
+                case Q2_K -> 0.5;
+                case Q3_K -> 0.25;
                 case Q4_K -> 0.12;
+                case Q5_K -> 0.06;
                 case Q6_K -> 0.03;
                 default -> 0.01;
             });
@@ -89,9 +96,15 @@ class KQuantFormatsTest {
         long b = (long) (i / 256) * t.blockBytes();
         int e = i % 256;
         return switch (t) {
-            case Q4_K -> new double[] {
+            case Q2_K -> new double[] {
+                ScalarGgmlKernels.f16(s, b + 80) * (float) (s.get(ValueLayout.JAVA_BYTE, b + e / 16) & 0xF),
+                ScalarGgmlKernels.f16(s, b + 82) * (float) ((s.get(ValueLayout.JAVA_BYTE, b + e / 16) & 0xFF) >> 4), 0, 3};
+            case Q3_K -> new double[] {ScalarGgmlKernels.f16(s, b + 108) * (float) (ScalarKQuantKernels.scaleQ3K(s, b + 96,
+                e / 16) - 32), 0, -4, 3};
+            case Q4_K, Q5_K -> new double[] {
                 ScalarGgmlKernels.f16(s, b) * (float) ScalarKQuantKernels.scaleK4(s, b + 4, e / 32),
-                ScalarGgmlKernels.f16(s, b + 2) * (float) ScalarKQuantKernels.minK4(s, b + 4, e / 32), 0, 15};
+                ScalarGgmlKernels.f16(s, b + 2) * (float) ScalarKQuantKernels.minK4(s, b + 4, e / 32), 0,
+                t == GgmlType.Q4_K ? 15 : 31};
             case Q6_K -> new double[] {ScalarGgmlKernels.f16(s, b + 208) * (float) s.get(ValueLayout.JAVA_BYTE, b + 192 + e / 16),
                 0, -32, 31};
             default -> new double[] {s.get(ScalarKQuantKernels.F32_LE, b), 0, -127, 127};
@@ -100,7 +113,8 @@ class KQuantFormatsTest {
 
     @Test
     void typeTable() {
-        assertThat(new int[] {Q4_K.BLOCK_BYTES, Q6_K.BLOCK_BYTES, Q8_K.BLOCK_BYTES}).containsExactly(144, 210, 292);
+        assertThat(new int[] {Q2_K.BLOCK_BYTES, Q3_K.BLOCK_BYTES, Q4_K.BLOCK_BYTES, Q5_K.BLOCK_BYTES, Q6_K.BLOCK_BYTES,
+            Q8_K.BLOCK_BYTES}).containsExactly(84, 110, 144, 176, 210, 292);
         assertThat(GgmlType.fromId(12)).isEqualTo(GgmlType.Q4_K);
         assertThat(GgmlType.fromId(14)).isEqualTo(GgmlType.Q6_K);
         assertThat(GgmlType.fromId(15)).isEqualTo(GgmlType.Q8_K);
@@ -131,7 +145,8 @@ class KQuantFormatsTest {
         float[] x = new float[512];
         x[300] = Float.NaN;
         byte[] out = new byte[2 * 292];
-        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q8_K}) {
+        for (GgmlType t : new GgmlType[] {GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+            GgmlType.Q8_K}) {
             assertThatThrownBy(() -> encode(t, x, MemorySegment.ofArray(out))).as("%s", t)
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("300").hasMessageContaining("NaN");
         }

@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
  */
 class KQuantGgmlVectorsTest {
     /** Types whose encoders and scalar dots lowbit has; a vector line of another type fails the test. */
-    static final Set<GgmlType> TYPES = EnumSet.of(GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q8_K);
+    static final Set<GgmlType> TYPES = EnumSet.of(GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K,
+            GgmlType.Q6_K, GgmlType.Q8_K);
 
     /**
      * The input generator, exactly as the C harness that produced the vectors: splitmix64 from the state
@@ -118,7 +119,10 @@ class KQuantGgmlVectorsTest {
     static void encode(GgmlType t, float[] x, MemorySegment dst) {
         NonFinitePolicy p = NonFinitePolicy.ENCODE_LIKE_GGML;
         switch (t) {
+            case Q2_K -> Q2_K.quantizeRow(x, 0, dst, 0, x.length, p);
+            case Q3_K -> Q3_K.quantizeRow(x, 0, dst, 0, x.length, p);
             case Q4_K -> Q4_K.quantizeRow(x, 0, dst, 0, x.length, p);
+            case Q5_K -> Q5_K.quantizeRow(x, 0, dst, 0, x.length, p);
             case Q6_K -> Q6_K.quantizeRow(x, 0, dst, 0, x.length, p);
             case Q8_K -> Q8_K.quantizeRow(x, 0, dst, 0, x.length, p);
             default -> throw new IllegalArgumentException("no encoder for " + t);

@@ -127,7 +127,7 @@ class KQuantKernelsTest {
         return a;
     }
 
-    static final GgmlType[] KTYPES = {GgmlType.Q4_K, GgmlType.Q6_K};
+    static final GgmlType[] KTYPES = {GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K};
 
     @Test
     void dotProductsMatchTheScalarTwin() {
@@ -223,7 +223,10 @@ class KQuantKernelsTest {
     static void dequantize(GgmlType t, MemorySegment s, long off, float[] dst, int nb) {
         int n = nb * 256;
         switch (t) {
+            case Q2_K -> Q2_K.dequantizeRow(s, off, dst, 0, n);
+            case Q3_K -> Q3_K.dequantizeRow(s, off, dst, 0, n);
             case Q4_K -> Q4_K.dequantizeRow(s, off, dst, 0, n);
+            case Q5_K -> Q5_K.dequantizeRow(s, off, dst, 0, n);
             case Q6_K -> Q6_K.dequantizeRow(s, off, dst, 0, n);
             default -> throw new IllegalArgumentException(t.toString());
         }
