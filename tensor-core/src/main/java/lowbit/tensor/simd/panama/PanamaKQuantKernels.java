@@ -50,7 +50,6 @@ final class PanamaKQuantKernels implements KQuantKernels {
     /** SWL bytes (half the width): loaded and zero-extended to SW. */
     private static final VectorSpecies<Byte> BW = VectorSpecies.of(byte.class, VectorShape.forBitSize(Species.BITS / 2));
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ScalarKQuantKernels SCALAR = new ScalarKQuantKernels();
 
     // ---------------------------------------------------------------- Q8_K encoder
 
@@ -161,21 +160,161 @@ final class PanamaKQuantKernels implements KQuantKernels {
         return acc.reduceLanes(VectorOperators.ADD) + mins;
     }
 
-    // ---------------------------------------------------------------- scalar for now
+    // ---------------------------------------------------------------- Q5_K
+
+    // As Q4_K with the fifth bit from qh[l] (bit 2g for the low nibble, 2g + 1 for the high one): codes <= 31,
+    // |q·a| <= 31·128 = 3968, up to four product vectors per lane at 128 bits: <= 15872, folded pairs <= 31744 < 2^15;
+    // int lanes <= 8·63·31744 < 2^24 (exact I2F).
+
+    @Override
+    public float dotQ5_KQ8_K(MemorySegment w, long wOff, MemorySegment a, long aOff, int nBlocks) {
+        Q8KRow x = Q8KRow.of(a, aOff, nBlocks);
+        return rowQ5K(w, wOff, x.q, x.d, x.bs2, nBlocks);
+    }
+
+    private static float rowQ5K(MemorySegment w, long wOff, short[] aq, float[] ad, int[] bs2, int nBlocks) {
+        FloatVector acc = FloatVector.zero(F);
+        float mins = 0;
+        for (int b = 0; b < nBlocks; b++) {
+            long wb = wOff + 176L * b;
+            int ao = 256 * b;
+            int u0 = w.get(I32_LE, wb + 4), u1 = w.get(I32_LE, wb + 8), u2 = w.get(I32_LE, wb + 12);
+            int scLo = u0 & 0x3f3f3f3f;
+            int scHi = (u2 & 0x0f0f0f0f) | (((u0 >>> 6) & 0x03030303) << 4);
+            int mLo = u1 & 0x3f3f3f3f;
+            int mHi = ((u2 >>> 4) & 0x0f0f0f0f) | (((u1 >>> 6) & 0x03030303) << 4);
+            int sumi = 0;
+            for (int k = 0; k < 8; k++) {
+                sumi += (((k < 4 ? mLo : mHi) >>> (8 * (k & 3))) & 0xFF) * bs2[8 * b + k];
+            }
+            IntVector isum = IntVector.zero(I);
+            for (int g = 0; g < 4; g++) {
+                int sw = g < 2 ? scLo : scHi;
+                int sc0 = (sw >>> (16 * (g & 1))) & 0xFF, sc1 = (sw >>> (16 * (g & 1) + 8)) & 0xFF;
+                ShortVector p0 = ShortVector.zero(SW), p1 = p0;
+                for (int h = 0; h < 32; h += SWL) {
+                    ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + 48 + 32 * g + h, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                    ShortVector hb = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + 16 + h, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                    ShortVector q0 = q.and((short) 0xF).or(hb.lanewise(VectorOperators.LSHR, 2 * g).and((short) 1)
+                            .lanewise(VectorOperators.LSHL, 4));
+                    ShortVector q1 = q.lanewise(VectorOperators.LSHR, 4).or(hb.lanewise(VectorOperators.LSHR, 2 * g + 1)
+                            .and((short) 1).lanewise(VectorOperators.LSHL, 4));
+                    p0 = p0.add(q0.mul(ShortVector.fromArray(SW, aq, ao + 64 * g + h)));
+                    p1 = p1.add(q1.mul(ShortVector.fromArray(SW, aq, ao + 64 * g + 32 + h)));
+                }
+                IntVector s0 = p0.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16);
+                IntVector s1 = p1.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16);
+                isum = isum.add(s0.mul(sc0)).add(s1.mul(sc1));
+            }
+            FloatVector d = FloatVector.broadcast(F, f16(w, wb) * ad[b]);
+            FloatVector f = (FloatVector) isum.convert(VectorOperators.I2F, 0);
+            acc = FMA ? f.fma(d, acc) : f.mul(d).add(acc);
+            mins -= (f16(w, wb + 2) * ad[b]) * sumi;
+        }
+        return acc.reduceLanes(VectorOperators.ADD) + mins;
+    }
+
+    // ---------------------------------------------------------------- Q2_K and Q3_K
+
+    // Both have 16-element sub-blocks and 2-bit low codes: element 128h + 32s + l is bits 2s..2s+1 of qs[32h + l].
+    // Q2_K: codes 0..3 with 4-bit scales (low nibbles of scales[16]); the minimums dmin·m_j go through the block sums.
+    // Q3_K: codes u = low | hbit << 2 in 0..7 with hbit = bit 4h + s of hmask[l], value u − 4; the "−4" goes through
+    // the block sums: −4·&Sigma;_j (sc_j − 32)·bsum_j. |u·a| <= 7·128; at 128 bits two vectors of a sub-block are
+    // added first; the folds and int lanes stay far below 2^15 and 2^24. At 512 bits a product vector holds two
+    // sub-blocks, their scales picked per int lane by the Q6_K shuffles.
 
     @Override
     public float dotQ2_KQ8_K(MemorySegment w, long wOff, MemorySegment a, long aOff, int nBlocks) {
-        return SCALAR.dotQ2_KQ8_K(w, wOff, a, aOff, nBlocks);
+        Q8KRow x = Q8KRow.of(a, aOff, nBlocks);
+        return rowQ23K(w, wOff, x.q, x.d, x.bsums, nBlocks, false);
     }
 
     @Override
     public float dotQ3_KQ8_K(MemorySegment w, long wOff, MemorySegment a, long aOff, int nBlocks) {
-        return SCALAR.dotQ3_KQ8_K(w, wOff, a, aOff, nBlocks);
+        Q8KRow x = Q8KRow.of(a, aOff, nBlocks);
+        return rowQ23K(w, wOff, x.q, x.d, x.bsums, nBlocks, true);
     }
 
-    @Override
-    public float dotQ5_KQ8_K(MemorySegment w, long wOff, MemorySegment a, long aOff, int nBlocks) {
-        return SCALAR.dotQ5_KQ8_K(w, wOff, a, aOff, nBlocks);
+    private static float rowQ23K(MemorySegment w, long wOff, short[] aq, float[] ad, int[] bsums, int nBlocks,
+            boolean q3) {
+        FloatVector acc = FloatVector.zero(F);
+        float corr = 0;
+        int[] sc = new int[16];
+        long bytes = q3 ? 110 : 84, qsAt = q3 ? 32 : 16;
+        for (int b = 0; b < nBlocks; b++) {
+            long wb = wOff + bytes * b;
+            int ao = 256 * b;
+            int sbs = 0;
+            if (q3) {
+                // ggml's aux trick: the 12 bytes as three ints give 16 six-bit values (byte k of word k/4), biased by 32
+                int a0 = w.get(I32_LE, wb + 96), a1 = w.get(I32_LE, wb + 100), t = w.get(I32_LE, wb + 104);
+                for (int j = 0; j < 16; j++) {
+                    int word = switch (j >> 2) {
+                        case 0 -> (a0 & 0x0f0f0f0f) | ((t & 0x03030303) << 4);
+                        case 1 -> (a1 & 0x0f0f0f0f) | (((t >>> 2) & 0x03030303) << 4);
+                        case 2 -> ((a0 >>> 4) & 0x0f0f0f0f) | (((t >>> 4) & 0x03030303) << 4);
+                        default -> ((a1 >>> 4) & 0x0f0f0f0f) | (((t >>> 6) & 0x03030303) << 4);
+                    };
+                    sc[j] = ((word >>> (8 * (j & 3))) & 0xFF) - 32;
+                    sbs += sc[j] * bsums[16 * b + j];
+                }
+            } else {
+                for (int j = 0; j < 16; j++) {
+                    int v = w.get(ValueLayout.JAVA_BYTE, wb + j) & 0xFF;
+                    sc[j] = v & 0xF;
+                    sbs += (v >> 4) * bsums[16 * b + j];
+                }
+            }
+            IntVector isum = IntVector.zero(I);
+            if (SWL == 32) {
+                IntVector sc16 = IntVector.fromArray(I, sc, 0);
+                ShortVector hm = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0); // Q3_K's hmask (unused for Q2_K)
+                for (int h = 0; h < 2; h++) {
+                    ShortVector qv = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + qsAt + 32 * h, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                    for (int sft = 0; sft < 4; sft++) {
+                        ShortVector u = qv.lanewise(VectorOperators.LSHR, 2 * sft).and((short) 3);
+                        if (q3) {
+                            u = u.or(hm.lanewise(VectorOperators.LSHR, 4 * h + sft).and((short) 1)
+                                    .lanewise(VectorOperators.LSHL, 2));
+                        }
+                        IntVector f = u.mul(ShortVector.fromArray(SW, aq, ao + 128 * h + 32 * sft)).reinterpretAsInts()
+                                .mul(0x10001).lanewise(VectorOperators.ASHR, 16);
+                        isum = isum.add(f.mul(sc16.rearrange(Q6_SCALE_SHUFFLE[4 * h + sft])));
+                    }
+                }
+            } else {
+                for (int h = 0; h < 2; h++) {
+                    for (int sft = 0; sft < 4; sft++) {
+                        for (int half = 0; half < 2; half++) {
+                            ShortVector p = ShortVector.zero(SW);
+                            for (int l = 16 * half; l < 16 * half + 16; l += SWL) {
+                                ShortVector u = ((ShortVector) ByteVector.fromMemorySegment(BW, w, wb + qsAt + 32 * h + l, LE)
+                                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0))
+                                        .lanewise(VectorOperators.LSHR, 2 * sft).and((short) 3);
+                                if (q3) {
+                                    u = u.or(((ShortVector) ByteVector.fromMemorySegment(BW, w, wb + l, LE)
+                                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0))
+                                            .lanewise(VectorOperators.LSHR, 4 * h + sft).and((short) 1)
+                                            .lanewise(VectorOperators.LSHL, 2));
+                                }
+                                p = p.add(u.mul(ShortVector.fromArray(SW, aq, ao + 128 * h + 32 * sft + l)));
+                            }
+                            isum = isum.add(p.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16)
+                                    .mul(sc[8 * h + 2 * sft + half]));
+                        }
+                    }
+                }
+            }
+            float d = q3 ? f16(w, wb + 108) * ad[b] : ad[b] * f16(w, wb + 80);
+            FloatVector f = (FloatVector) isum.convert(VectorOperators.I2F, 0);
+            acc = FMA ? f.fma(FloatVector.broadcast(F, d), acc) : f.mul(d).add(acc);
+            corr -= q3 ? d * (4 * sbs) : (ad[b] * f16(w, wb + 82)) * sbs;
+        }
+        return acc.reduceLanes(VectorOperators.ADD) + corr;
     }
 
     // ---------------------------------------------------------------- Q6_K
