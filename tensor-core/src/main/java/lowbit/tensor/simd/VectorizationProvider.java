@@ -67,6 +67,9 @@ public abstract class VectorizationProvider {
     /** The ggml k-quant kernels (Q8_K encoder, Q2_K..Q6_K &times; Q8_K integer dot products). */
     public abstract KQuantKernels kquants();
 
+    /** The group-wise affine layout's kernels (dequantize and GEMV over packed 2..8-bit codes). */
+    public abstract AffineKernels affine();
+
     @Override
     public String toString() {
         return vectorBitSize() == 0 ? name() : name() + " (" + vectorBitSize() + "-bit vectors)";
@@ -156,6 +159,7 @@ public abstract class VectorizationProvider {
         private final GgmlKernels ggml = new ScalarGgmlKernels();
         private final HalfKernels halves = new ScalarHalfKernels();
         private final KQuantKernels kquants = new ScalarKQuantKernels();
+        private final AffineKernels affine = new ScalarAffineKernels();
 
         @Override
         public String name() {
@@ -195,6 +199,11 @@ public abstract class VectorizationProvider {
         @Override
         public KQuantKernels kquants() {
             return kquants;
+        }
+
+        @Override
+        public AffineKernels affine() {
+            return affine;
         }
     }
 }

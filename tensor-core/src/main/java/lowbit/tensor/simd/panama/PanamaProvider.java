@@ -1,5 +1,6 @@
 package lowbit.tensor.simd.panama;
 
+import lowbit.tensor.simd.AffineKernels;
 import lowbit.tensor.simd.DenseKernels;
 import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.PackKernels;
@@ -19,6 +20,7 @@ public final class PanamaProvider extends VectorizationProvider {
     private final GgmlKernels ggml;
     private final HalfKernels halves;
     private final KQuantKernels kquants;
+    private final AffineKernels affine;
 
     /**
      * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
@@ -38,6 +40,7 @@ public final class PanamaProvider extends VectorizationProvider {
         this.ggml = new PanamaGgmlKernels();
         this.halves = new PanamaHalfKernels();
         this.kquants = new PanamaKQuantKernels();
+        this.affine = new lowbit.tensor.simd.ScalarAffineKernels();
     }
 
     @Override
@@ -78,5 +81,10 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public KQuantKernels kquants() {
         return kquants;
+    }
+
+    @Override
+    public AffineKernels affine() {
+        return affine;
     }
 }

@@ -1,0 +1,54 @@
+package lowbit.tensor.simd;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Kernels of the group-wise affine layout ({@code lowbit.tensor.layout.GroupwiseAffine}): Ŵ[r, c] = s·(q[r, c] − z)
+ * with unsigned n-bit codes q, n = {@code bits} in 2..8.
+ *
+ * <p><b>Codes</b>: row r starts at byte {@code r·rowBytes} of {@code codes}; within a row, code c occupies bits
+ * {@code [c·n, c·n + n)}, bit k being bit {@code k mod 8} of the row's byte {@code k / 8} (the
+ * {@link lowbit.tensor.PackedInts} order, each row starting on a byte boundary).
+ *
+ * <p>Two families, by where the scales vary:
+ * <ul>
+ *   <li><b>groups</b> (scales along the row): row r is cut into groups of {@code group} consecutive columns; group k
+ *       of row r has scale {@code scales[r·scaleStride + k]} and zero point {@code zeros[r·scaleStride + k] & 0xFF},
+ *       or the constant {@code zero} when {@code zeros} is null. Per-tensor is {@code group = cols, scaleStride = 0},
+ *       per-row {@code group = cols, scaleStride = 1}, groups along in {@code scaleStride = cols / group}.</li>
+ *   <li><b>columns</b> (a scale per column, shared by the rows passed in one call: per-input-channel, groups along
+ *       out, or one row of an act-order matrix): column c has scale {@code colScales[c]} and zero point
+ *       {@code colZeros[c]}, or the constant {@code zero} when {@code colZeros} is null. The GEMV form takes
+ *       {@code xs[c] = fl(colScales[c]·x[c])} instead of the scales.</li>
+ * </ul>
+ *
+ * <p><b>Dequantize</b> writes {@code fl(s·(q − z))} (q − z is an exact integer): every implementation gives the same
+ * bits. <b>GEMV</b> writes {@code y[yOff + r]} for r in [rowFrom, rowTo): the groups form computes
+ * Σ_k s_k·Σ_{c∈k} (q − z)·x[c], the columns form Σ_c (q − z)·xs[c], in an implementation-defined but fixed order
+ * (a row's bits never depend on the row range it was computed in), so that implementations agree within the float
+ * summation bound γ_m·Σ_c |s·(q − z)·x[c]| with m = cols + cols/group + 3. Implementations trust their arguments: the
+ * layout validates.
+ */
+public interface AffineKernels {
+    /** Rows [rowFrom, rowTo) of Ŵ (groups family) to {@code dst[dstOff + (r − rowFrom)·cols + c]}. */
+    void dequantizeGroups(MemorySegment codes, long rowBytes, int bits, int cols, int group, float[] scales,
+            byte[] zeros, int zero, int scaleStride, int rowFrom, int rowTo, float[] dst, int dstOff);
+
+    /** {@code y[yOff + r] = Ŵ[r, :]·x[xOff ..]} for r in [rowFrom, rowTo) (groups family). */
+    void gemvGroups(MemorySegment codes, long rowBytes, int bits, int cols, int group, float[] scales, byte[] zeros,
+            int zero, int scaleStride, float[] x, int xOff, int rowFrom, int rowTo, float[] y, int yOff);
+
+    /**
+     * Rows [rowFrom, rowTo) of Ŵ (columns family) to {@code dst[dstOff + (r − rowFrom)·cols + c]}; column c's scale
+     * and zero point are {@code colScales[colOff + c]} and {@code colZeros[colOff + c]}.
+     */
+    void dequantizeColumns(MemorySegment codes, long rowBytes, int bits, int cols, float[] colScales, int[] colZeros,
+            int colOff, int zero, int rowFrom, int rowTo, float[] dst, int dstOff);
+
+    /**
+     * {@code y[yOff + r] = Σ_c (q[r, c] − z_c)·xs[c]} for r in [rowFrom, rowTo) (columns family), z_c =
+     * {@code colZeros[zOff + c]}.
+     */
+    void gemvColumns(MemorySegment codes, long rowBytes, int bits, int cols, float[] xs, int[] colZeros, int zOff,
+            int zero, int rowFrom, int rowTo, float[] y, int yOff);
+}

@@ -1,0 +1,110 @@
+package lowbit.nn;
+
+import java.util.Objects;
+import lowbit.tensor.DType;
+import lowbit.tensor.Shape;
+import lowbit.tensor.Tensor;
+import lowbit.tensor.linalg.Gemm;
+
+/**
+ * A dense weight {@code W[out, in]} stored as an F32, F16 or BF16 matrix {@link Tensor} (heap, off-heap or
+ * memory-mapped; read in place). Forward is {@link Gemm#linear(float[], int, Tensor, float[], float[])}; the input
+ * gradient {@code dX = dY·W} is the untransposed GEMM {@code Gemm.gemm(false, false, n, in, out, ...)} on the same
+ * storage, so half-precision weights are widened inside the kernel and never copied whole.
+ *
+ * <p>The weight itself is immutable: training code reads the gradient {@code dW} from {@link Linear#backward} and
+ * builds a new weight. A dense weight is {@link #trainable()} unless made {@link #frozen()}.
+ */
+public final class DenseWeight implements LinearWeight {
+    private final Tensor w;
+    private final int out;
+    private final int in;
+    private final boolean trainable;
+
+    DenseWeight(Tensor w, boolean trainable) {
+        Objects.requireNonNull(w, "weight tensor is null");
+        if (w.shape().rank() != 2) {
+            throw new IllegalArgumentException("a Linear weight must be a matrix [out, in], got shape " + w.shape());
+        }
+        DType t = w.dtype();
+        if (t != DType.F32 && t != DType.F16 && t != DType.BF16) {
+            throw new IllegalArgumentException("a dense Linear weight must be F32, F16 or BF16, got " + t);
+        }
+        long o = w.shape().dim(0), i = w.shape().dim(1);
+        if (o > Integer.MAX_VALUE || i > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("weight " + w.shape() + " has a dimension over 2^31 - 1");
+        }
+        this.w = w;
+        this.out = (int) o;
+        this.in = (int) i;
+        this.trainable = trainable;
+    }
+
+    /** A trainable F32 weight over the row-major array {@code w} [out, in] (wrapped, not copied). */
+    public static DenseWeight of(float[] w, int out, int in) {
+        Objects.requireNonNull(w, "weight array is null");
+        if (out < 0 || in < 0 || (long) out * in != w.length) {
+            throw new IllegalArgumentException("weight array has " + w.length + " elements, expected [" + out + ", "
+                    + in + "] = " + (long) out * in);
+        }
+        return new DenseWeight(Tensor.ofFloats(w, out, in), true);
+    }
+
+    /** A trainable weight over a matrix tensor [out, in] of dtype F32, F16 or BF16. */
+    public static DenseWeight of(Tensor w) {
+        return new DenseWeight(w, true);
+    }
+
+    /** The same storage, marked frozen: a {@link Linear} over it computes only {@code dX}. */
+    public DenseWeight frozen() {
+        return trainable ? new DenseWeight(w, false) : this;
+    }
+
+    /** The matrix tensor [out, in]. */
+    public Tensor tensor() {
+        return w;
+    }
+
+    @Override
+    public int outFeatures() {
+        return out;
+    }
+
+    @Override
+    public int inFeatures() {
+        return in;
+    }
+
+    @Override
+    public String describe() {
+        return w.dtype() + " " + Shape.of(out, in) + (trainable ? "" : " frozen");
+    }
+
+    @Override
+    public void forward(float[] x, int n, float[] bias, float[] y) {
+        Gemm.linear(x, n, w, bias, y);
+    }
+
+    @Override
+    public void backwardInput(float[] dy, int n, float[] dx) {
+        Objects.requireNonNull(dy, "dY is null");
+        Objects.requireNonNull(dx, "dX is null");
+        LinearChecks.backwardInput(describe(), dy, n, out, in, dx);
+        Gemm.gemm(false, false, n, in, out, 1f, dy, 0, out, w.segment(), w.dtype(), 0, in, 0f, dx, 0, in);
+    }
+
+    @Override
+    public float[] toFloats() {
+        return w.toFloatArray();
+    }
+
+    @Override
+    public boolean trainable() {
+        return trainable;
+    }
+
+    @Override
+    public String toString() {
+        return "DenseWeight[" + describe() + "]";
+    }
+}

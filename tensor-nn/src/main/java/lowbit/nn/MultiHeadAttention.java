@@ -1,0 +1,89 @@
+package lowbit.nn;
+
+import java.util.Objects;
+import lowbit.tensor.linalg.Gemm;
+import lowbit.tensor.parallel.Parallel;
+
+/**
+ * Scaled dot-product multi-head attention (Vaswani et al., <i>Attention Is All You Need</i>, 2017, §3.2) on already
+ * projected queries, keys and values. With hidden = heads·d and head h using columns {@code [h·d, (h+1)·d)}:
+ * <pre>
+ *   S_h = Q_h·K_hᵀ/√d + M,   P_h = softmax_rows(S_h),   O_h = P_h·V_h
+ * </pre>
+ * for each batch item, Q [batch·seqQ, hidden], K and V [batch·seqK, hidden], O [batch·seqQ, hidden] (row-major,
+ * token-major as a Linear layer produces them), M an {@link AttentionMask}. The (batch, head) pairs run in parallel,
+ * each with two GEMMs on strided views (no head is copied out); results do not depend on the thread count.
+ */
+public final class MultiHeadAttention {
+    private MultiHeadAttention() {
+    }
+
+    /**
+     * O = attention(Q, K, V) into {@code out} (overwritten; must not be q, k or v).
+     *
+     * @throws IllegalArgumentException when hidden is not a multiple of heads, a length does not match, or the mask
+     *     does not fit; or from the softmax when a query row has every key masked
+     */
+    public static void forward(float[] q, float[] k, float[] v, int batch, int seqQ, int seqK, int heads,
+            AttentionMask mask, float[] out) {
+        String op = "attention";
+        Objects.requireNonNull(q, op + ": Q is null");
+        Objects.requireNonNull(k, op + ": K is null");
+        Objects.requireNonNull(v, op + ": V is null");
+        Objects.requireNonNull(out, op + ": O is null");
+        Objects.requireNonNull(mask, op + ": mask is null (use AttentionMask.none())");
+        if (batch < 0 || seqQ < 0 || seqK < 0 || heads < 1) {
+            throw new IllegalArgumentException(op + ": bad sizes batch " + batch + ", seqQ " + seqQ + ", seqK " + seqK
+                    + ", heads " + heads);
+        }
+        long qRows = (long) batch * seqQ, kRows = (long) batch * seqK;
+        if (qRows == 0) {
+            if (q.length != 0 || out.length != 0) {
+                throw new IllegalArgumentException(op + ": no queries but Q has " + q.length + " and O " + out.length
+                        + " elements");
+            }
+            return;
+        }
+        if (q.length % qRows != 0) {
+            throw new IllegalArgumentException(op + ": Q has " + q.length + " elements, not a multiple of batch·seqQ = "
+                    + qRows);
+        }
+        int hidden = (int) (q.length / qRows);
+        if (hidden % heads != 0) {
+            throw new IllegalArgumentException(op + ": hidden size " + hidden + " is not a multiple of " + heads + " heads");
+        }
+        RowChecks.matrix(op, "K", k, (int) kRows, hidden);
+        RowChecks.matrix(op, "V", v, (int) kRows, hidden);
+        RowChecks.matrix(op, "O", out, (int) qRows, hidden);
+        if (out == q || out == k || out == v) {
+            throw new IllegalArgumentException(op + ": O must not be the same array as Q, K or V");
+        }
+        if (seqK == 0) {
+            throw new IllegalArgumentException(op + ": no keys (seqK = 0): the softmax has no distribution");
+        }
+        mask.check(batch, seqQ, seqK);
+        int d = hidden / heads;
+        float scale = (float) (1.0 / Math.sqrt(d));
+        Parallel.forRange(0, (long) batch * heads, 1, (t0, t1) -> {
+            float[] s = new float[seqQ * seqK];
+            for (long t = t0; t < t1; t++) {
+                int b = (int) (t / heads), h = (int) (t % heads);
+                int qOff = b * seqQ * hidden + h * d, kOff = b * seqK * hidden + h * d;
+                Gemm.gemm(false, true, seqQ, seqK, d, scale, q, qOff, hidden, k, kOff, hidden, 0f, s, 0, seqK);
+                mask.apply(s, b, seqQ, seqK);
+                for (int i = 0; i < seqQ; i++) {
+                    Softmax.inPlace(s, i * seqK, seqK);
+                }
+                Gemm.gemm(false, false, seqQ, d, seqK, 1f, s, 0, seqK, v, kOff, hidden, 0f, out, qOff, hidden);
+            }
+        });
+    }
+
+    /** Self-attention (seqQ = seqK = seq) into a new array. */
+    public static float[] forward(float[] q, float[] k, float[] v, int batch, int seq, int heads, AttentionMask mask) {
+        Objects.requireNonNull(q, "attention: Q is null");
+        float[] out = new float[q.length];
+        forward(q, k, v, batch, seq, seq, heads, mask, out);
+        return out;
+    }
+}
