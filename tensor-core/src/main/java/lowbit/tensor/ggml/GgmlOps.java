@@ -5,13 +5,17 @@ import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import lowbit.tensor.parallel.Parallel;
 import lowbit.tensor.simd.GgmlKernels;
+import lowbit.tensor.simd.KQuantKernels;
 import lowbit.tensor.simd.VectorizationProvider;
 
 /**
  * The integer dot-product path llama.cpp uses for ggml weights, validated: quantize the activation row once to the
- * weight type's {@linkplain #activationType activation type} (Q8_0, or Q8_1 for Q4_1/Q5_1), then per 32-element
- * block an exact integer sum of code products and one float multiply by d_w·d_a (plus m_w·s_a for types with a
- * minimum). Kernels come from the {@linkplain VectorizationProvider chosen provider}.
+ * weight type's {@linkplain #activationType activation type} (Q8_0, or Q8_1 for Q4_1/Q5_1, Q8_K for the k-quants
+ * Q2_K..Q6_K), then per 32-element block an exact integer sum of code products and one float multiply by d_w·d_a
+ * (plus m_w·s_a for types with a minimum); per 256-element k-quant super-block the exact integer sums of
+ * {@code ggml_vec_dot_*_q8_K} (sub-block scales applied in integers, minimums through the Q8_K block sums) and two
+ * float multiplies, by d_w·d_a and dmin_w·d_a. Kernels come from the {@linkplain VectorizationProvider chosen
+ * provider}.
  *
  * <p>Accuracy: the result is the float evaluation of &Sigma;_b d_w,b·d_a,b·S_b, i.e. the dot product of the
  * dequantized weight row with the dequantized activation. Against a float dot with the original activation it also
@@ -23,6 +27,7 @@ import lowbit.tensor.simd.VectorizationProvider;
  */
 public final class GgmlOps {
     private static final GgmlKernels K = VectorizationProvider.get().ggml();
+    private static final KQuantKernels KQ = VectorizationProvider.get().kquants();
 
     private GgmlOps() {
     }
@@ -36,8 +41,9 @@ public final class GgmlOps {
         return switch (Objects.requireNonNull(weight, "weight")) {
             case Q4_0, Q5_0, Q8_0 -> GgmlType.Q8_0;
             case Q4_1, Q5_1 -> GgmlType.Q8_1;
+            case Q2_K, Q3_K, Q4_K, Q5_K, Q6_K -> GgmlType.Q8_K;
             default -> throw new IllegalArgumentException("no integer dot product for ggml type " + weight
-                    + " (supported: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0)");
+                    + " (supported: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)");
         };
     }
 
@@ -46,10 +52,10 @@ public final class GgmlOps {
      * (ggml's reference encoder; non-finite input is rejected).
      */
     public static void quantizeActivation(GgmlType weight, float[] x, int xOff, MemorySegment dst, long dstOff, int n) {
-        if (activationType(weight) == GgmlType.Q8_1) {
-            Q8_1.quantizeRow(x, xOff, dst, dstOff, n);
-        } else {
-            Q8_0.quantizeRow(x, xOff, dst, dstOff, n);
+        switch (activationType(weight)) {
+            case Q8_1 -> Q8_1.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q8_K -> Q8_K.quantizeRow(x, xOff, dst, dstOff, n);
+            default -> Q8_0.quantizeRow(x, xOff, dst, dstOff, n);
         }
     }
 
@@ -57,7 +63,8 @@ public final class GgmlOps {
      * Dot product of {@code n} elements: a {@code weight}-typed row at byte {@code wOff} of {@code w} with an
      * activation row of {@code activationType(weight)} at byte {@code aOff} of {@code a}.
      *
-     * @throws IllegalArgumentException for an unsupported type or n not a multiple of 32
+     * @throws IllegalArgumentException for an unsupported type or n not a multiple of the block size (32, or 256 for the
+     *     k-quants)
      * @throws IndexOutOfBoundsException when either row does not fit in its buffer
      */
     public static float dot(GgmlType weight, MemorySegment w, long wOff, MemorySegment a, long aOff, int n) {
@@ -73,7 +80,8 @@ public final class GgmlOps {
      * type {@code weight}, contiguous from byte {@code wOff} of {@code w} (row r at {@code wOff + r·rowBytes(cols)});
      * x&#770; is {@code x[xOff, xOff+cols)} quantized once to the activation type.
      *
-     * @throws IllegalArgumentException for an unsupported type, cols not a multiple of 32, negative rows, non-finite x
+     * @throws IllegalArgumentException for an unsupported type, cols not a multiple of the block size, negative rows,
+     *     non-finite x
      * @throws IndexOutOfBoundsException when W, x or y is too short
      */
     public static void gemv(GgmlType weight, MemorySegment w, long wOff, int rows, int cols, float[] x, int xOff,
@@ -102,6 +110,8 @@ public final class GgmlOps {
             switch (weight) {
                 case Q4_0 -> K.dotRowsQ4_0Q8_0(w, wr, rowBytes, n, act, 0, nb, y, yr);
                 case Q8_0 -> K.dotRowsQ8_0Q8_0(w, wr, rowBytes, n, act, 0, nb, y, yr);
+                case Q4_K -> KQ.dotRowsQ4_KQ8_K(w, wr, rowBytes, n, act, 0, nb, y, yr);
+                case Q6_K -> KQ.dotRowsQ6_KQ8_K(w, wr, rowBytes, n, act, 0, nb, y, yr);
                 default -> {
                     for (int r = 0; r < n; r++) {
                         y[yr + r] = dotUnchecked(weight, w, wr + r * rowBytes, act, 0, nb);
@@ -118,6 +128,11 @@ public final class GgmlOps {
             case Q5_0 -> K.dotQ5_0Q8_0(w, wOff, a, aOff, nb);
             case Q5_1 -> K.dotQ5_1Q8_1(w, wOff, a, aOff, nb);
             case Q8_0 -> K.dotQ8_0Q8_0(w, wOff, a, aOff, nb);
+            case Q2_K -> KQ.dotQ2_KQ8_K(w, wOff, a, aOff, nb);
+            case Q3_K -> KQ.dotQ3_KQ8_K(w, wOff, a, aOff, nb);
+            case Q4_K -> KQ.dotQ4_KQ8_K(w, wOff, a, aOff, nb);
+            case Q5_K -> KQ.dotQ5_KQ8_K(w, wOff, a, aOff, nb);
+            case Q6_K -> KQ.dotQ6_KQ8_K(w, wOff, a, aOff, nb);
             default -> throw new IllegalArgumentException("no integer dot product for ggml type " + weight);
         };
     }

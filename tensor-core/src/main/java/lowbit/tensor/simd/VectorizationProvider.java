@@ -64,6 +64,9 @@ public abstract class VectorizationProvider {
     /** The F16/BF16 &harr; F32 storage conversions. */
     public abstract HalfKernels halves();
 
+    /** The ggml k-quant kernels (Q8_K encoder, Q2_K..Q6_K &times; Q8_K integer dot products). */
+    public abstract KQuantKernels kquants();
+
     /** The group-wise affine layout's kernels (dequantize and GEMV over packed 2..8-bit codes). */
     public abstract AffineKernels affine();
 
@@ -158,6 +161,7 @@ public abstract class VectorizationProvider {
         private final PackKernels packing = new ScalarPackKernels();
         private final GgmlKernels ggml = new ScalarGgmlKernels();
         private final HalfKernels halves = new ScalarHalfKernels();
+        private final KQuantKernels kquants = new ScalarKQuantKernels();
         private final AffineKernels affine = new ScalarAffineKernels();
         private final CodebookKernels codebooks = new ScalarCodebookKernels();
 
@@ -194,6 +198,11 @@ public abstract class VectorizationProvider {
         @Override
         public HalfKernels halves() {
             return halves;
+        }
+
+        @Override
+        public KQuantKernels kquants() {
+            return kquants;
         }
 
         @Override

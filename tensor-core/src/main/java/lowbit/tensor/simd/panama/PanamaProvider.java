@@ -7,6 +7,7 @@ import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.PackKernels;
 import lowbit.tensor.simd.GgmlKernels;
 import lowbit.tensor.simd.HalfKernels;
+import lowbit.tensor.simd.KQuantKernels;
 import lowbit.tensor.simd.VectorizationProvider;
 
 /**
@@ -19,6 +20,7 @@ public final class PanamaProvider extends VectorizationProvider {
     private final PackKernels packing;
     private final GgmlKernels ggml;
     private final HalfKernels halves;
+    private final KQuantKernels kquants;
     private final AffineKernels affine;
     private final CodebookKernels codebooks;
 
@@ -41,6 +43,7 @@ public final class PanamaProvider extends VectorizationProvider {
         this.halves = new PanamaHalfKernels();
         this.affine = new PanamaAffineKernels();
         this.codebooks = new PanamaCodebookKernels();
+        this.kquants = new PanamaKQuantKernels();
     }
 
     @Override
@@ -76,6 +79,11 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public HalfKernels halves() {
         return halves;
+    }
+
+    @Override
+    public KQuantKernels kquants() {
+        return kquants;
     }
 
     @Override
