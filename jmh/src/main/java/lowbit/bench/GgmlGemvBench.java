@@ -7,6 +7,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import lowbit.tensor.ggml.GgmlOps;
 import lowbit.tensor.ggml.GgmlType;
+import lowbit.tensor.ggml.Interleaved;
 import lowbit.tensor.ggml.Q4_0;
 import lowbit.tensor.ggml.Q8_0;
 import lowbit.tensor.parallel.Parallel;
@@ -60,6 +61,8 @@ public class GgmlGemvBench {
     double[] partial;
     GgmlType t;
     long rowBytes;
+    MemorySegment wi;
+    int[] act;
 
     /** Random weights quantized row by row, a random activation, and the 256 MiB stream buffer. */
     @Setup(Level.Trial)
@@ -90,6 +93,9 @@ public class GgmlGemvBench {
             x[j] = (float) r.nextGaussian();
         }
         y = new float[ROWS];
+        wi = arena.allocate(Interleaved.byteSize(t, ROWS, COLS), 64);
+        Interleaved.repack(t, w, 0, ROWS, COLS, wi, 0);
+        act = new int[Interleaved.activationInts(COLS)];
         stream = arena.allocate(STREAM_BYTES, 64);
         for (long i = 0; i < STREAM_BYTES / 4; i++) {
             stream.setAtIndex(ValueLayout.JAVA_FLOAT, i, (i & 1023) * 1e-3f);
@@ -105,6 +111,15 @@ public class GgmlGemvBench {
     @Benchmark
     public float gemv_simd() {
         GgmlOps.gemv(t, w, 0, ROWS, COLS, x, 0, y, 0);
+        return y[ROWS - 1];
+    }
+
+    /** The 16-row interleaved layout: activation pairs once, tiles in parallel (4 tiles = 64 rows per task). */
+    @Benchmark
+    public float gemv_interleaved() {
+        Interleaved.quantizeActivation(x, 0, COLS, act, 0);
+        Parallel.forRange(0, ROWS, 64, (from, to) -> Interleaved.gemv(t, wi, 0, ROWS, COLS, act, 0, y, (int) from,
+                (int) from, (int) to));
         return y[ROWS - 1];
     }
 

@@ -513,6 +513,29 @@ final class PanamaGgmlKernels implements GgmlKernels {
         y[yOff + 1] = acc1.reduceLanes(VectorOperators.ADD);
     }
 
+    // ---------------------------------------------------------------- 16-row interleaved tiles (PanamaInterleaved)
+
+    @Override
+    public void quantizeQ8_0Pairs(float[] x, int xOff, int[] dst, int dstOff, int nBlocks) {
+        MemorySegment blk = MemorySegment.ofArray(new byte[34 * nBlocks]);
+        quantizeQ8_0(x, xOff, blk, 0, nBlocks);
+        for (int b = 0; b < nBlocks; b++) {
+            ScalarGgmlKernels.pairsFromQ8_0(blk, 34L * b, dst, dstOff + PAIR_INTS * b);
+        }
+    }
+
+    @Override
+    public void gemvQ4_0x16(MemorySegment w, long wOff, int tiles, int nBlocks, int[] act, int actOff, float[] y,
+            int yOff, int rows) {
+        PanamaInterleaved.gemvQ4(w, wOff, tiles, nBlocks, act, actOff, y, yOff, rows);
+    }
+
+    @Override
+    public void gemvQ8_0x16(MemorySegment w, long wOff, int tiles, int nBlocks, int[] act, int actOff, float[] y,
+            int yOff, int rows) {
+        PanamaInterleaved.gemvQ8(w, wOff, tiles, nBlocks, act, actOff, y, yOff, rows);
+    }
+
     // ---------------------------------------------------------------- encoders
 
     @Override

@@ -1,0 +1,123 @@
+package lowbit.tensor.simd.panama;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector kernels over the 16-row interleaved Q4_0 / Q8_0 tiles ({@code lowbit.tensor.ggml.Interleaved}) with a
+ * pair activation ({@code GgmlKernels.quantizeQ8_0Pairs}).
+ *
+ * <p>The layout puts row r's two codes of a pair of consecutive elements in short lanes 2r and 2r+1, so a whole
+ * vector works on {@code FL} rows (a "part"; 16/FL parts per tile) with no horizontal work: a code vector times the
+ * broadcast activation pair (an int broadcast read as two shorts) is added into a 16-bit accumulator, exact because
+ * each lane sums at most 16 products for Q4_0 (|q·a| &le; 15·127, 16·1905 &lt; 2^15) and 2 for Q8_0 (2·128·127 &lt;
+ * 2^15, after which the pairs are added into an int accumulator). At the end of a block the two shorts of each int
+ * lane are added (shift left 16 then arithmetic shift right 16, plus arithmetic shift right 16): one exact int per
+ * row, converted to float and fused into the row's float accumulator with the vector of its 16 fp16 scales (widened
+ * in lanes by {@link HalfLanes#f16}) times the activation's d. Q4_0 multiplies the unsigned codes and subtracts
+ * 8·&Sigma;a once per block. Per row these are the operations of the scalar twin in the same order, so the results
+ * are the same bits.
+ */
+final class PanamaInterleaved {
+    private PanamaInterleaved() {
+    }
+
+    private static final VectorSpecies<Float> F = Species.F;
+    private static final VectorSpecies<Integer> I = Species.I;
+    private static final VectorSpecies<Short> S = Species.S;
+    private static final VectorSpecies<Short> H = HalfLanes.H;
+    /** Rows per part: float lanes. */
+    private static final int FL = F.length();
+    /** Two bytes per row of a part: half the vector width, widened to a full short vector. */
+    private static final VectorSpecies<Byte> BH = VectorSpecies.of(byte.class, VectorShape.forBitSize(Species.BITS / 2));
+    private static final int PARTS = 16 / FL;
+    private static final boolean FMA = Species.FMA;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final int PAIR_INTS = 18;
+
+    static void gemvQ4(MemorySegment w, long wOff, int tiles, int nb, int[] act, int actOff, float[] y, int yOff,
+            int rows) {
+        long tileBytes = 288L * nb;
+        for (int t = 0; t < tiles; t++) {
+            for (int p = 0; p < PARTS; p++) {
+                int r0 = 16 * t + FL * p;
+                if (r0 >= rows) {
+                    break;
+                }
+                long wp = wOff + t * tileBytes + 2L * FL * p;
+                FloatVector acc = FloatVector.zero(F);
+                for (int b = 0; b < nb; b++) {
+                    long blk = wp + 288L * b;
+                    int ao = actOff + PAIR_INTS * b;
+                    ShortVector s = ShortVector.zero(S);
+                    for (int c = 0; c < 8; c++) {
+                        ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BH, w, blk + 32 + 32 * c, LE)
+                                .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                        ShortVector a0 = IntVector.broadcast(I, act[ao + 2 * c]).reinterpretAsShorts();
+                        ShortVector a1 = IntVector.broadcast(I, act[ao + 2 * c + 1]).reinterpretAsShorts();
+                        s = s.add(q.and((short) 0xF).mul(a0)).add(q.lanewise(VectorOperators.LSHR, 4).mul(a1));
+                    }
+                    IntVector si = s.reinterpretAsInts();
+                    IntVector sum = si.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                            .add(si.lanewise(VectorOperators.ASHR, 16)).sub(8 * act[ao + 16]);
+                    FloatVector d = HalfLanes.f16(ShortVector.fromMemorySegment(H, w, blk, LE));
+                    FloatVector cv = d.mul(Float.intBitsToFloat(act[ao + 17]));
+                    FloatVector f = (FloatVector) sum.convert(VectorOperators.I2F, 0);
+                    acc = FMA ? f.fma(cv, acc) : acc.add(f.mul(cv));
+                }
+                if (r0 + FL <= rows) {
+                    acc.intoArray(y, yOff + r0);
+                } else {
+                    acc.intoArray(y, yOff + r0, F.indexInRange(r0, rows));
+                }
+            }
+        }
+    }
+
+    static void gemvQ8(MemorySegment w, long wOff, int tiles, int nb, int[] act, int actOff, float[] y, int yOff,
+            int rows) {
+        long tileBytes = 544L * nb;
+        for (int t = 0; t < tiles; t++) {
+            for (int p = 0; p < PARTS; p++) {
+                int r0 = 16 * t + FL * p;
+                if (r0 >= rows) {
+                    break;
+                }
+                long wp = wOff + t * tileBytes + 2L * FL * p;
+                FloatVector acc = FloatVector.zero(F);
+                for (int b = 0; b < nb; b++) {
+                    long blk = wp + 544L * b;
+                    int ao = actOff + PAIR_INTS * b;
+                    IntVector sum = IntVector.zero(I);
+                    for (int c = 0; c < 16; c += 2) {
+                        ShortVector q0 = (ShortVector) ByteVector.fromMemorySegment(BH, w, blk + 32 + 32 * c, LE)
+                                .convertShape(VectorOperators.B2S, S, 0);
+                        ShortVector q1 = (ShortVector) ByteVector.fromMemorySegment(BH, w, blk + 64 + 32 * c, LE)
+                                .convertShape(VectorOperators.B2S, S, 0);
+                        ShortVector a0 = IntVector.broadcast(I, act[ao + c]).reinterpretAsShorts();
+                        ShortVector a1 = IntVector.broadcast(I, act[ao + c + 1]).reinterpretAsShorts();
+                        IntVector si = q0.mul(a0).add(q1.mul(a1)).reinterpretAsInts();
+                        sum = sum.add(si.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                                .add(si.lanewise(VectorOperators.ASHR, 16));
+                    }
+                    FloatVector d = HalfLanes.f16(ShortVector.fromMemorySegment(H, w, blk, LE));
+                    FloatVector cv = d.mul(Float.intBitsToFloat(act[ao + 17]));
+                    FloatVector f = (FloatVector) sum.convert(VectorOperators.I2F, 0);
+                    acc = FMA ? f.fma(cv, acc) : acc.add(f.mul(cv));
+                }
+                if (r0 + FL <= rows) {
+                    acc.intoArray(y, yOff + r0);
+                } else {
+                    acc.intoArray(y, yOff + r0, F.indexInRange(r0, rows));
+                }
+            }
+        }
+    }
+}
