@@ -531,6 +531,12 @@ final class PanamaGgmlKernels implements GgmlKernels {
     }
 
     @Override
+    public void gemmQ4_0x16(MemorySegment w, long wOff, int tiles, int nBlocks, int[] act, int actOff, int actStride,
+            int n, float[] y, int yOff, int yStride, int rows) {
+        PanamaInterleaved.gemmQ4(w, wOff, tiles, nBlocks, act, actOff, actStride, n, y, yOff, yStride, rows);
+    }
+
+    @Override
     public void gemvQ8_0x16(MemorySegment w, long wOff, int tiles, int nBlocks, int[] act, int actOff, float[] y,
             int yOff, int rows) {
         PanamaInterleaved.gemvQ8(w, wOff, tiles, nBlocks, act, actOff, y, yOff, rows);

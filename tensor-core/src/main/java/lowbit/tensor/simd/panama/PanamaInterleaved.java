@@ -120,4 +120,108 @@ final class PanamaInterleaved {
             }
         }
     }
+
+    /** X rows whose activations are kept in cache while every tile of the range passes over them. */
+    private static final int X_BLOCK = 16;
+
+    /**
+     * Q4_0 GEMM: 4 X rows at a time share each code load and unpack (the per-row work is then two multiplies and two
+     * adds per 64 codes); X rows in blocks of {@value #X_BLOCK}, all tiles of the range over one block. Every output
+     * has the operations of {@link #gemvQ4} in the same order.
+     */
+    static void gemmQ4(MemorySegment w, long wOff, int tiles, int nb, int[] act, int actOff, int actStride, int n,
+            float[] y, int yOff, int yStride, int rows) {
+        long tileBytes = 288L * nb;
+        for (int xb = 0; xb < n; xb += X_BLOCK) {
+            int xe = Math.min(n, xb + X_BLOCK);
+            for (int t = 0; t < tiles; t++) {
+                int i = xb;
+                for (; i + 4 <= xe; i += 4) {
+                    for (int p = 0; p < PARTS; p++) {
+                        int r0 = 16 * t + FL * p;
+                        if (r0 >= rows) {
+                            break;
+                        }
+                        q4x4(w, wOff + t * tileBytes + 2L * FL * p, nb, act, actOff + i * actStride, actStride, y,
+                                yOff + i * yStride + r0, yStride, rows - r0);
+                    }
+                }
+                for (; i < xe; i++) {
+                    gemvQ4(w, wOff + t * tileBytes, 1, nb, act, actOff + i * actStride, y, yOff + i * yStride + 16 * t,
+                            rows - 16 * t);
+                }
+            }
+        }
+    }
+
+    /** One part (FL rows) of a Q4_0 tile at {@code wp} times 4 activations; {@code valid} rows of it are written. */
+    private static void q4x4(MemorySegment w, long wp, int nb, int[] act, int a0, int as, float[] y, int y0, int ys,
+            int valid) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        int a1 = a0 + as, a2 = a1 + as, a3 = a2 + as;
+        for (int b = 0; b < nb; b++) {
+            long blk = wp + 288L * b;
+            int ao = PAIR_INTS * b;
+            ShortVector s0 = ShortVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+            for (int c = 0; c < 8; c++) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BH, w, blk + 32 + 32 * c, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                ShortVector lo = q.and((short) 0xF);
+                ShortVector hi = q.lanewise(VectorOperators.LSHR, 4);
+                int k0 = ao + 2 * c;
+                s0 = s0.add(lo.mul(IntVector.broadcast(I, act[a0 + k0]).reinterpretAsShorts()))
+                        .add(hi.mul(IntVector.broadcast(I, act[a0 + k0 + 1]).reinterpretAsShorts()));
+                s1 = s1.add(lo.mul(IntVector.broadcast(I, act[a1 + k0]).reinterpretAsShorts()))
+                        .add(hi.mul(IntVector.broadcast(I, act[a1 + k0 + 1]).reinterpretAsShorts()));
+                s2 = s2.add(lo.mul(IntVector.broadcast(I, act[a2 + k0]).reinterpretAsShorts()))
+                        .add(hi.mul(IntVector.broadcast(I, act[a2 + k0 + 1]).reinterpretAsShorts()));
+                s3 = s3.add(lo.mul(IntVector.broadcast(I, act[a3 + k0]).reinterpretAsShorts()))
+                        .add(hi.mul(IntVector.broadcast(I, act[a3 + k0 + 1]).reinterpretAsShorts()));
+            }
+            FloatVector d = HalfLanes.f16(ShortVector.fromMemorySegment(H, w, blk, LE));
+            IntVector i0 = s0.reinterpretAsInts();
+            IntVector i1 = s1.reinterpretAsInts();
+            IntVector i2 = s2.reinterpretAsInts();
+            IntVector i3 = s3.reinterpretAsInts();
+            IntVector u0 = i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(i0.lanewise(VectorOperators.ASHR, 16)).sub(8 * act[a0 + ao + 16]);
+            IntVector u1 = i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(i1.lanewise(VectorOperators.ASHR, 16)).sub(8 * act[a1 + ao + 16]);
+            IntVector u2 = i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(i2.lanewise(VectorOperators.ASHR, 16)).sub(8 * act[a2 + ao + 16]);
+            IntVector u3 = i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(i3.lanewise(VectorOperators.ASHR, 16)).sub(8 * act[a3 + ao + 16]);
+            FloatVector c0 = d.mul(Float.intBitsToFloat(act[a0 + ao + 17]));
+            FloatVector c1 = d.mul(Float.intBitsToFloat(act[a1 + ao + 17]));
+            FloatVector c2 = d.mul(Float.intBitsToFloat(act[a2 + ao + 17]));
+            FloatVector c3 = d.mul(Float.intBitsToFloat(act[a3 + ao + 17]));
+            FloatVector f0 = (FloatVector) u0.convert(VectorOperators.I2F, 0);
+            FloatVector f1 = (FloatVector) u1.convert(VectorOperators.I2F, 0);
+            FloatVector f2 = (FloatVector) u2.convert(VectorOperators.I2F, 0);
+            FloatVector f3 = (FloatVector) u3.convert(VectorOperators.I2F, 0);
+            if (FMA) {
+                acc0 = f0.fma(c0, acc0);
+                acc1 = f1.fma(c1, acc1);
+                acc2 = f2.fma(c2, acc2);
+                acc3 = f3.fma(c3, acc3);
+            } else {
+                acc0 = acc0.add(f0.mul(c0));
+                acc1 = acc1.add(f1.mul(c1));
+                acc2 = acc2.add(f2.mul(c2));
+                acc3 = acc3.add(f3.mul(c3));
+            }
+        }
+        if (valid >= FL) {
+            acc0.intoArray(y, y0);
+            acc1.intoArray(y, y0 + ys);
+            acc2.intoArray(y, y0 + 2 * ys);
+            acc3.intoArray(y, y0 + 3 * ys);
+        } else {
+            var m = F.indexInRange(0, valid);
+            acc0.intoArray(y, y0, m);
+            acc1.intoArray(y, y0 + ys, m);
+            acc2.intoArray(y, y0 + 2 * ys, m);
+            acc3.intoArray(y, y0 + 3 * ys, m);
+        }
+    }
 }
