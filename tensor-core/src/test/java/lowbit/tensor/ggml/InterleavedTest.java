@@ -148,7 +148,7 @@ class InterleavedTest {
                 MemorySegment std = standard(type, r, rows, cols);
                 MemorySegment il = Arena.ofAuto().allocate(Interleaved.byteSize(type, rows, cols), 64);
                 Interleaved.repack(type, std, 0, rows, cols, il, 0);
-                int n = 3;
+                int n = 21; // groups of 4 X rows, a remainder, and two X blocks of 16 in the fused GEMM
                 int stride = 18 * nb + 2;
                 int[] act = new int[n * stride + 1];
                 for (int i = 0; i < n; i++) {
