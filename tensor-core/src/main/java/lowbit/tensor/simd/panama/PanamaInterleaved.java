@@ -42,83 +42,183 @@ final class PanamaInterleaved {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final int PAIR_INTS = 18;
 
+    /**
+     * Q4_0 GEMV. Parts (FL rows of a tile) are taken two at a time, from consecutive tiles when a tile is one part:
+     * the two share the activation broadcasts and give the memory system two sequential streams.
+     */
     static void gemvQ4(MemorySegment w, long wOff, int tiles, int nb, int[] act, int actOff, float[] y, int yOff,
             int rows) {
         long tileBytes = 288L * nb;
-        for (int t = 0; t < tiles; t++) {
-            for (int p = 0; p < PARTS; p++) {
-                int r0 = 16 * t + FL * p;
-                if (r0 >= rows) {
-                    break;
-                }
-                long wp = wOff + t * tileBytes + 2L * FL * p;
-                FloatVector acc = FloatVector.zero(F);
-                for (int b = 0; b < nb; b++) {
-                    long blk = wp + 288L * b;
-                    int ao = actOff + PAIR_INTS * b;
-                    ShortVector s = ShortVector.zero(S);
-                    for (int c = 0; c < 8; c++) {
-                        ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BH, w, blk + 32 + 32 * c, LE)
-                                .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                        ShortVector a0 = IntVector.broadcast(I, act[ao + 2 * c]).reinterpretAsShorts();
-                        ShortVector a1 = IntVector.broadcast(I, act[ao + 2 * c + 1]).reinterpretAsShorts();
-                        s = s.add(q.and((short) 0xF).mul(a0)).add(q.lanewise(VectorOperators.LSHR, 4).mul(a1));
-                    }
-                    IntVector si = s.reinterpretAsInts();
-                    IntVector sum = si.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                            .add(si.lanewise(VectorOperators.ASHR, 16)).sub(8 * act[ao + 16]);
-                    FloatVector d = HalfLanes.f16(ShortVector.fromMemorySegment(H, w, blk, LE));
-                    FloatVector cv = d.mul(Float.intBitsToFloat(act[ao + 17]));
-                    FloatVector f = (FloatVector) sum.convert(VectorOperators.I2F, 0);
-                    acc = FMA ? f.fma(cv, acc) : acc.add(f.mul(cv));
-                }
-                if (r0 + FL <= rows) {
-                    acc.intoArray(y, yOff + r0);
-                } else {
-                    acc.intoArray(y, yOff + r0, F.indexInRange(r0, rows));
-                }
-            }
+        int units = Math.min(tiles * PARTS, (rows + FL - 1) / FL); // parts holding at least one valid row
+        int u = 0;
+        for (; u + 2 <= units; u += 2) {
+            q4Parts2(w, wOff + partOffset(u, tileBytes), wOff + partOffset(u + 1, tileBytes), nb, act, actOff, y,
+                    yOff + FL * u, rows - FL * u);
+        }
+        if (u < units) {
+            q4Part(w, wOff + partOffset(u, tileBytes), nb, act, actOff, y, yOff + FL * u, rows - FL * u);
         }
     }
 
+    /** Byte offset of part u (part u % PARTS of tile u / PARTS). */
+    private static long partOffset(int u, long tileBytes) {
+        return (u / PARTS) * tileBytes + 2L * FL * (u % PARTS);
+    }
+
+    private static void q4Part(MemorySegment w, long wp, int nb, int[] act, int actOff, float[] y, int y0, int valid) {
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long blk = wp + 288L * b;
+            int ao = actOff + PAIR_INTS * b;
+            ShortVector s = ShortVector.zero(S);
+            for (int c = 0; c < 8; c++) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BH, w, blk + 32 + 32 * c, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                ShortVector a0 = IntVector.broadcast(I, act[ao + 2 * c]).reinterpretAsShorts();
+                ShortVector a1 = IntVector.broadcast(I, act[ao + 2 * c + 1]).reinterpretAsShorts();
+                s = s.add(q.and((short) 0xF).mul(a0)).add(q.lanewise(VectorOperators.LSHR, 4).mul(a1));
+            }
+            IntVector si = s.reinterpretAsInts();
+            IntVector sum = si.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(si.lanewise(VectorOperators.ASHR, 16)).sub(8 * act[ao + 16]);
+            FloatVector cv = HalfLanes.f16(ShortVector.fromMemorySegment(H, w, blk, LE))
+                    .mul(Float.intBitsToFloat(act[ao + 17]));
+            FloatVector f = (FloatVector) sum.convert(VectorOperators.I2F, 0);
+            acc = FMA ? f.fma(cv, acc) : acc.add(f.mul(cv));
+        }
+        store(acc, y, y0, valid);
+    }
+
+    private static void q4Parts2(MemorySegment w, long wa, long wb, int nb, int[] act, int actOff, float[] y, int y0,
+            int valid) {
+        FloatVector accA = FloatVector.zero(F), accB = accA;
+        for (int b = 0; b < nb; b++) {
+            long ba = wa + 288L * b, bb = wb + 288L * b;
+            int ao = actOff + PAIR_INTS * b;
+            ShortVector sa = ShortVector.zero(S), sb = sa;
+            for (int c = 0; c < 8; c++) {
+                ShortVector qa = (ShortVector) ByteVector.fromMemorySegment(BH, w, ba + 32 + 32 * c, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                ShortVector qb = (ShortVector) ByteVector.fromMemorySegment(BH, w, bb + 32 + 32 * c, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                ShortVector a0 = IntVector.broadcast(I, act[ao + 2 * c]).reinterpretAsShorts();
+                ShortVector a1 = IntVector.broadcast(I, act[ao + 2 * c + 1]).reinterpretAsShorts();
+                sa = sa.add(qa.and((short) 0xF).mul(a0)).add(qa.lanewise(VectorOperators.LSHR, 4).mul(a1));
+                sb = sb.add(qb.and((short) 0xF).mul(a0)).add(qb.lanewise(VectorOperators.LSHR, 4).mul(a1));
+            }
+            int s8 = 8 * act[ao + 16];
+            float da = Float.intBitsToFloat(act[ao + 17]);
+            IntVector ia = sa.reinterpretAsInts();
+            IntVector ib = sb.reinterpretAsInts();
+            IntVector ua = ia.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(ia.lanewise(VectorOperators.ASHR, 16)).sub(s8);
+            IntVector ub = ib.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(ib.lanewise(VectorOperators.ASHR, 16)).sub(s8);
+            FloatVector ca = HalfLanes.f16(ShortVector.fromMemorySegment(H, w, ba, LE)).mul(da);
+            FloatVector cb = HalfLanes.f16(ShortVector.fromMemorySegment(H, w, bb, LE)).mul(da);
+            FloatVector fa = (FloatVector) ua.convert(VectorOperators.I2F, 0);
+            FloatVector fb = (FloatVector) ub.convert(VectorOperators.I2F, 0);
+            if (FMA) {
+                accA = fa.fma(ca, accA);
+                accB = fb.fma(cb, accB);
+            } else {
+                accA = accA.add(fa.mul(ca));
+                accB = accB.add(fb.mul(cb));
+            }
+        }
+        store(accA, y, y0, valid);
+        store(accB, y, y0 + FL, valid - FL);
+    }
+
+    /** Stores the first {@code valid} (at most FL) lanes of {@code acc} at {@code y[y0]}. */
+    private static void store(FloatVector acc, float[] y, int y0, int valid) {
+        if (valid >= FL) {
+            acc.intoArray(y, y0);
+        } else {
+            acc.intoArray(y, y0, F.indexInRange(0, valid));
+        }
+    }
+
+    /** Q8_0 GEMV, parts two at a time as in {@link #gemvQ4}. */
     static void gemvQ8(MemorySegment w, long wOff, int tiles, int nb, int[] act, int actOff, float[] y, int yOff,
             int rows) {
         long tileBytes = 544L * nb;
-        for (int t = 0; t < tiles; t++) {
-            for (int p = 0; p < PARTS; p++) {
-                int r0 = 16 * t + FL * p;
-                if (r0 >= rows) {
-                    break;
-                }
-                long wp = wOff + t * tileBytes + 2L * FL * p;
-                FloatVector acc = FloatVector.zero(F);
-                for (int b = 0; b < nb; b++) {
-                    long blk = wp + 544L * b;
-                    int ao = actOff + PAIR_INTS * b;
-                    IntVector sum = IntVector.zero(I);
-                    for (int c = 0; c < 16; c += 2) {
-                        ShortVector q0 = (ShortVector) ByteVector.fromMemorySegment(BH, w, blk + 32 + 32 * c, LE)
-                                .convertShape(VectorOperators.B2S, S, 0);
-                        ShortVector q1 = (ShortVector) ByteVector.fromMemorySegment(BH, w, blk + 64 + 32 * c, LE)
-                                .convertShape(VectorOperators.B2S, S, 0);
-                        ShortVector a0 = IntVector.broadcast(I, act[ao + c]).reinterpretAsShorts();
-                        ShortVector a1 = IntVector.broadcast(I, act[ao + c + 1]).reinterpretAsShorts();
-                        IntVector si = q0.mul(a0).add(q1.mul(a1)).reinterpretAsInts();
-                        sum = sum.add(si.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                                .add(si.lanewise(VectorOperators.ASHR, 16));
-                    }
-                    FloatVector d = HalfLanes.f16(ShortVector.fromMemorySegment(H, w, blk, LE));
-                    FloatVector cv = d.mul(Float.intBitsToFloat(act[ao + 17]));
-                    FloatVector f = (FloatVector) sum.convert(VectorOperators.I2F, 0);
-                    acc = FMA ? f.fma(cv, acc) : acc.add(f.mul(cv));
-                }
-                if (r0 + FL <= rows) {
-                    acc.intoArray(y, yOff + r0);
-                } else {
-                    acc.intoArray(y, yOff + r0, F.indexInRange(r0, rows));
-                }
+        int units = Math.min(tiles * PARTS, (rows + FL - 1) / FL);
+        int u = 0;
+        for (; u + 2 <= units; u += 2) {
+            q8Parts2(w, wOff + partOffset(u, tileBytes), wOff + partOffset(u + 1, tileBytes), nb, act, actOff, y,
+                    yOff + FL * u, rows - FL * u);
+        }
+        if (u < units) {
+            q8Part(w, wOff + partOffset(u, tileBytes), nb, act, actOff, y, yOff + FL * u, rows - FL * u);
+        }
+    }
+
+    private static void q8Part(MemorySegment w, long wp, int nb, int[] act, int actOff, float[] y, int y0, int valid) {
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long blk = wp + 544L * b;
+            int ao = actOff + PAIR_INTS * b;
+            IntVector sum = IntVector.zero(I);
+            for (int c = 0; c < 16; c += 2) {
+                ShortVector q0 = (ShortVector) ByteVector.fromMemorySegment(BH, w, blk + 32 + 32 * c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                ShortVector q1 = (ShortVector) ByteVector.fromMemorySegment(BH, w, blk + 64 + 32 * c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                ShortVector a0 = IntVector.broadcast(I, act[ao + c]).reinterpretAsShorts();
+                ShortVector a1 = IntVector.broadcast(I, act[ao + c + 1]).reinterpretAsShorts();
+                IntVector si = q0.mul(a0).add(q1.mul(a1)).reinterpretAsInts();
+                sum = sum.add(si.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(si.lanewise(VectorOperators.ASHR, 16));
+            }
+            FloatVector cv = HalfLanes.f16(ShortVector.fromMemorySegment(H, w, blk, LE))
+                    .mul(Float.intBitsToFloat(act[ao + 17]));
+            FloatVector f = (FloatVector) sum.convert(VectorOperators.I2F, 0);
+            acc = FMA ? f.fma(cv, acc) : acc.add(f.mul(cv));
+        }
+        store(acc, y, y0, valid);
+    }
+
+    private static void q8Parts2(MemorySegment w, long wa, long wb, int nb, int[] act, int actOff, float[] y, int y0,
+            int valid) {
+        FloatVector accA = FloatVector.zero(F), accB = accA;
+        for (int b = 0; b < nb; b++) {
+            long ba = wa + 544L * b, bb = wb + 544L * b;
+            int ao = actOff + PAIR_INTS * b;
+            IntVector sumA = IntVector.zero(I), sumB = sumA;
+            for (int c = 0; c < 16; c += 2) {
+                ShortVector a0 = IntVector.broadcast(I, act[ao + c]).reinterpretAsShorts();
+                ShortVector a1 = IntVector.broadcast(I, act[ao + c + 1]).reinterpretAsShorts();
+                ShortVector qa0 = (ShortVector) ByteVector.fromMemorySegment(BH, w, ba + 32 + 32 * c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                ShortVector qa1 = (ShortVector) ByteVector.fromMemorySegment(BH, w, ba + 64 + 32 * c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                IntVector ia = qa0.mul(a0).add(qa1.mul(a1)).reinterpretAsInts();
+                sumA = sumA.add(ia.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(ia.lanewise(VectorOperators.ASHR, 16));
+                ShortVector qb0 = (ShortVector) ByteVector.fromMemorySegment(BH, w, bb + 32 + 32 * c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                ShortVector qb1 = (ShortVector) ByteVector.fromMemorySegment(BH, w, bb + 64 + 32 * c, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                IntVector ib = qb0.mul(a0).add(qb1.mul(a1)).reinterpretAsInts();
+                sumB = sumB.add(ib.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(ib.lanewise(VectorOperators.ASHR, 16));
+            }
+            float da = Float.intBitsToFloat(act[ao + 17]);
+            FloatVector ca = HalfLanes.f16(ShortVector.fromMemorySegment(H, w, ba, LE)).mul(da);
+            FloatVector cb = HalfLanes.f16(ShortVector.fromMemorySegment(H, w, bb, LE)).mul(da);
+            FloatVector fa = (FloatVector) sumA.convert(VectorOperators.I2F, 0);
+            FloatVector fb = (FloatVector) sumB.convert(VectorOperators.I2F, 0);
+            if (FMA) {
+                accA = fa.fma(ca, accA);
+                accB = fb.fma(cb, accB);
+            } else {
+                accA = accA.add(fa.mul(ca));
+                accB = accB.add(fb.mul(cb));
             }
         }
+        store(accA, y, y0, valid);
+        store(accB, y, y0 + FL, valid - FL);
     }
 
     /** X rows whose activations are kept in cache while every tile of the range passes over them. */
