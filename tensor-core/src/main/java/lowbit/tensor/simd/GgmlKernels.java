@@ -95,23 +95,27 @@ public interface GgmlKernels {
      */
     default void gemmQ4_0x16(MemorySegment w, long wOff, int tiles, int nBlocks, int[] act, int actOff, int actStride,
             int n, float[] y, int yOff, int yStride, int rows) {
-        for (int t = 0; t < tiles; t++) {
-            long wt = wOff + 288L * nBlocks * t;
-            int rt = Math.min(16, rows - 16 * t);
-            for (int i = 0; i < n; i++) {
-                gemvQ4_0x16(w, wt, 1, nBlocks, act, actOff + i * actStride, y, yOff + i * yStride + 16 * t, rt);
-            }
-        }
+        gemmByGemv(true, w, wOff, tiles, nBlocks, act, actOff, actStride, n, y, yOff, yStride, rows);
     }
 
     /** {@link #gemmQ4_0x16} for interleaved Q8_0 tiles. */
     default void gemmQ8_0x16(MemorySegment w, long wOff, int tiles, int nBlocks, int[] act, int actOff, int actStride,
             int n, float[] y, int yOff, int yStride, int rows) {
+        gemmByGemv(false, w, wOff, tiles, nBlocks, act, actOff, actStride, n, y, yOff, yStride, rows);
+    }
+
+    /** The GEMMs as tile-by-tile GEMVs (the definition, and the scalar twins). */
+    private void gemmByGemv(boolean q4, MemorySegment w, long wOff, int tiles, int nBlocks, int[] act, int actOff,
+            int actStride, int n, float[] y, int yOff, int yStride, int rows) {
         for (int t = 0; t < tiles; t++) {
-            long wt = wOff + 544L * nBlocks * t;
+            long wt = wOff + (q4 ? 288L : 544L) * nBlocks * t;
             int rt = Math.min(16, rows - 16 * t);
             for (int i = 0; i < n; i++) {
-                gemvQ8_0x16(w, wt, 1, nBlocks, act, actOff + i * actStride, y, yOff + i * yStride + 16 * t, rt);
+                if (q4) {
+                    gemvQ4_0x16(w, wt, 1, nBlocks, act, actOff + i * actStride, y, yOff + i * yStride + 16 * t, rt);
+                } else {
+                    gemvQ8_0x16(w, wt, 1, nBlocks, act, actOff + i * actStride, y, yOff + i * yStride + 16 * t, rt);
+                }
             }
         }
     }

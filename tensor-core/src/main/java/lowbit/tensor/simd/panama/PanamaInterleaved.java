@@ -55,38 +55,15 @@ final class PanamaInterleaved {
             q4Parts2(w, wOff + partOffset(u, tileBytes), wOff + partOffset(u + 1, tileBytes), nb, act, actOff, y,
                     yOff + FL * u, rows - FL * u);
         }
-        if (u < units) {
-            q4Part(w, wOff + partOffset(u, tileBytes), nb, act, actOff, y, yOff + FL * u, rows - FL * u);
+        if (u < units) { // an odd last part: computed twice in the pair kernel, stored once
+            long wu = wOff + partOffset(u, tileBytes);
+            q4Parts2(w, wu, wu, nb, act, actOff, y, yOff + FL * u, Math.min(FL, rows - FL * u));
         }
     }
 
     /** Byte offset of part u (part u % PARTS of tile u / PARTS). */
     private static long partOffset(int u, long tileBytes) {
         return (u / PARTS) * tileBytes + 2L * FL * (u % PARTS);
-    }
-
-    private static void q4Part(MemorySegment w, long wp, int nb, int[] act, int actOff, float[] y, int y0, int valid) {
-        FloatVector acc = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long blk = wp + 288L * b;
-            int ao = actOff + PAIR_INTS * b;
-            ShortVector s = ShortVector.zero(S);
-            for (int c = 0; c < 8; c++) {
-                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BH, w, blk + 32 + 32 * c, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                ShortVector a0 = IntVector.broadcast(I, act[ao + 2 * c]).reinterpretAsShorts();
-                ShortVector a1 = IntVector.broadcast(I, act[ao + 2 * c + 1]).reinterpretAsShorts();
-                s = s.add(q.and((short) 0xF).mul(a0)).add(q.lanewise(VectorOperators.LSHR, 4).mul(a1));
-            }
-            IntVector si = s.reinterpretAsInts();
-            IntVector sum = si.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                    .add(si.lanewise(VectorOperators.ASHR, 16)).sub(8 * act[ao + 16]);
-            FloatVector cv = HalfLanes.f16(ShortVector.fromMemorySegment(H, w, blk, LE))
-                    .mul(Float.intBitsToFloat(act[ao + 17]));
-            FloatVector f = (FloatVector) sum.convert(VectorOperators.I2F, 0);
-            acc = FMA ? f.fma(cv, acc) : acc.add(f.mul(cv));
-        }
-        store(acc, y, y0, valid);
     }
 
     private static void q4Parts2(MemorySegment w, long wa, long wb, int nb, int[] act, int actOff, float[] y, int y0,
@@ -132,6 +109,9 @@ final class PanamaInterleaved {
 
     /** Stores the first {@code valid} (at most FL) lanes of {@code acc} at {@code y[y0]}. */
     private static void store(FloatVector acc, float[] y, int y0, int valid) {
+        if (valid <= 0) {
+            return;
+        }
         if (valid >= FL) {
             acc.intoArray(y, y0);
         } else {
@@ -149,34 +129,10 @@ final class PanamaInterleaved {
             q8Parts2(w, wOff + partOffset(u, tileBytes), wOff + partOffset(u + 1, tileBytes), nb, act, actOff, y,
                     yOff + FL * u, rows - FL * u);
         }
-        if (u < units) {
-            q8Part(w, wOff + partOffset(u, tileBytes), nb, act, actOff, y, yOff + FL * u, rows - FL * u);
+        if (u < units) { // an odd last part: computed twice in the pair kernel, stored once
+            long wu = wOff + partOffset(u, tileBytes);
+            q8Parts2(w, wu, wu, nb, act, actOff, y, yOff + FL * u, Math.min(FL, rows - FL * u));
         }
-    }
-
-    private static void q8Part(MemorySegment w, long wp, int nb, int[] act, int actOff, float[] y, int y0, int valid) {
-        FloatVector acc = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long blk = wp + 544L * b;
-            int ao = actOff + PAIR_INTS * b;
-            IntVector sum = IntVector.zero(I);
-            for (int c = 0; c < 16; c += 2) {
-                ShortVector q0 = (ShortVector) ByteVector.fromMemorySegment(BH, w, blk + 32 + 32 * c, LE)
-                        .convertShape(VectorOperators.B2S, S, 0);
-                ShortVector q1 = (ShortVector) ByteVector.fromMemorySegment(BH, w, blk + 64 + 32 * c, LE)
-                        .convertShape(VectorOperators.B2S, S, 0);
-                ShortVector a0 = IntVector.broadcast(I, act[ao + c]).reinterpretAsShorts();
-                ShortVector a1 = IntVector.broadcast(I, act[ao + c + 1]).reinterpretAsShorts();
-                IntVector si = q0.mul(a0).add(q1.mul(a1)).reinterpretAsInts();
-                sum = sum.add(si.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .add(si.lanewise(VectorOperators.ASHR, 16));
-            }
-            FloatVector cv = HalfLanes.f16(ShortVector.fromMemorySegment(H, w, blk, LE))
-                    .mul(Float.intBitsToFloat(act[ao + 17]));
-            FloatVector f = (FloatVector) sum.convert(VectorOperators.I2F, 0);
-            acc = FMA ? f.fma(cv, acc) : acc.add(f.mul(cv));
-        }
-        store(acc, y, y0, valid);
     }
 
     private static void q8Parts2(MemorySegment w, long wa, long wb, int nb, int[] act, int actOff, float[] y, int y0,
