@@ -227,11 +227,14 @@ public final class GgmlMatrix extends AbstractQuantizedMatrix {
                 rowFrom, rowTo);
     }
 
-    /** Whole 16-row tiles per task when interleaved (products start at tile boundaries). */
+    /**
+     * Interleaved: whole pairs of 16-row tiles per task (products start at tile boundaries, and the GEMV kernel runs
+     * two tiles side by side).
+     */
     @Override
     protected int gemvGrain() {
         int g = super.gemvGrain();
-        return interleaved ? Math.max(16, g & ~15) : g;
+        return interleaved ? Math.max(32, g & ~31) : g;
     }
 
     @Override
