@@ -196,20 +196,26 @@ public final class Interleaved {
 
     /**
      * Quantizes {@code x[xOff, xOff+cols)} to Q8_0 with ggml's reference encoder and stores it as int16 code pairs
-     * ({@link #activationInts} ints at {@code dst[dstOff]}).
+     * ({@link #activationInts} ints at {@code dst[dstOff]}) in the form the {@code weight} kernels read (for Q4_0
+     * the odd pairs are pre-combined, {@code GgmlKernels#pairsForQ4_0}).
      *
-     * @throws IllegalArgumentException for cols not a multiple of 32 or a non-finite x
+     * @throws IllegalArgumentException for another weight type, cols not a multiple of 32 or a non-finite x
      */
-    public static void quantizeActivation(float[] x, int xOff, int cols, int[] dst, int dstOff) {
+    public static void quantizeActivation(GgmlType weight, float[] x, int xOff, int cols, int[] dst, int dstOff) {
+        checkType(weight);
         int nb = Blocks.blocks(GgmlType.Q8_0, cols);
         Blocks.checkSource(GgmlType.Q8_0, x, xOff, cols, NonFinitePolicy.REJECT);
         Objects.checkFromIndexSize(dstOff, nb * GgmlKernels.PAIR_INTS, dst.length);
         K.quantizeQ8_0Pairs(x, xOff, dst, dstOff, nb);
+        if (weight == GgmlType.Q4_0) {
+            K.pairsForQ4_0(dst, dstOff, nb);
+        }
     }
 
     /**
      * {@code y[yOff + r − rowFrom] = Ŵ[r]·x̂} for r in [rowFrom, rowTo) of an interleaved matrix at {@code w[wOff]}
-     * ({@code rows} × {@code cols}), x̂ the pair activation at {@code act[actOff]}. {@code rowFrom} must be a multiple
+     * ({@code rows} × {@code cols}), x̂ the pair activation of {@link #quantizeActivation} for {@code type} at
+     * {@code act[actOff]}. {@code rowFrom} must be a multiple
      * of {@link #TILE_ROWS}. Sequential (the caller splits rows across threads by tiles).
      */
     public static void gemv(GgmlType type, MemorySegment w, long wOff, int rows, int cols, int[] act, int actOff,

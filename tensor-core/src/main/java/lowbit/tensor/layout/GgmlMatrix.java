@@ -188,7 +188,7 @@ public final class GgmlMatrix extends AbstractQuantizedMatrix {
             int stride = Interleaved.activationInts(c);
             int[] act = new int[Math.max(1, n * stride)];
             for (int i = 0; i < n; i++) {
-                Interleaved.quantizeActivation(x, i * c, c, act, i * stride);
+                Interleaved.quantizeActivation(type, x, i * c, c, act, i * stride);
             }
             return act;
         }

@@ -76,7 +76,27 @@ public interface GgmlKernels {
     void quantizeQ8_0Pairs(float[] x, int xOff, int[] dst, int dstOff, int nBlocks);
 
     /**
-     * y = W&#770;·x&#770; over 16-row interleaved Q4_0 tiles: tile t (t &lt; {@code tiles}) at
+     * Turns a pair activation into the form the Q4_0 kernels read: in every block, each odd pair m = 2c+1 (the
+     * partner of the high nibbles of chunk c) becomes, in each 16-bit half e, {@code q[2m+e] − 16·q[2m−2+e]} (mod
+     * 2^16). Then, with a byte z = lo + 16·hi of two nibble codes, lo·a + hi·b = z·a + hi·(b − 16a): the kernel needs
+     * no mask for the low nibble. Products may wrap in 16 bits; the per-lane sums they add up to are below 2^15 in
+     * magnitude (16·15·127), so the wrapped sums are exact.
+     */
+    default void pairsForQ4_0(int[] act, int off, int nBlocks) {
+        for (int b = 0; b < nBlocks; b++) {
+            for (int c = 0; c < 8; c++) {
+                int i = off + PAIR_INTS * b + 2 * c;
+                int a = act[i];
+                int h = act[i + 1];
+                int lo = ((short) h - 16 * (short) a) & 0xFFFF;
+                int hi = ((h >> 16) - 16 * (a >> 16)) & 0xFFFF;
+                act[i + 1] = lo | hi << 16;
+            }
+        }
+    }
+
+    /**
+     * y = W&#770;·x&#770; over 16-row interleaved Q4_0 tiles, x&#770; a pair activation in the {@link #pairsForQ4_0} form: tile t (t &lt; {@code tiles}) at
      * {@code w[wOff + t·288·nBlocks]}; for each row r of it with 16t + r &lt; {@code rows},
      * {@code y[yOff + 16t + r] = acc} where, over blocks b in order, acc = fma(float(S_b), d_w·d_a, acc) (acc = acc +
      * float(S_b)·(d_w·d_a) where the hardware has no FMA), S_b the exact integer block dot product.

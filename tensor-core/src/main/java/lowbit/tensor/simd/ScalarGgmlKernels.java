@@ -264,9 +264,12 @@ public final class ScalarGgmlKernels implements GgmlKernels {
                     for (int c = 0; c < 8; c++) {
                         for (int e = 0; e < 2; e++) {
                             int q = w.get(ValueLayout.JAVA_BYTE, blk + 32 + 32 * c + 2 * r + e);
-                            // low nibble: element 4c+e (pair 2c, half e); high nibble: element 4c+2+e (pair 2c+1)
-                            s += ((q & 0xF) - 8) * pairHalf(act[ao + 2 * c], e);
-                            s += (((q >> 4) & 0xF) - 8) * pairHalf(act[ao + 2 * c + 1], e);
+                            // low nibble: element 4c+e (pair 2c, half e); high nibble: element 4c+2+e (pair 2c+1,
+                            // stored as q[4c+2+e] - 16 q[4c+e]: see pairsForQ4_0)
+                            int a0 = pairHalf(act[ao + 2 * c], e);
+                            int a1 = (short) (pairHalf(act[ao + 2 * c + 1], e) + 16 * a0);
+                            s += ((q & 0xF) - 8) * a0;
+                            s += (((q >> 4) & 0xF) - 8) * a1;
                         }
                     }
                     float c = f16(w, blk + 2 * r) * Float.intBitsToFloat(act[ao + 17]);

@@ -153,6 +153,9 @@ class InterleavedTest {
                 int[] act = new int[n * stride + 1];
                 for (int i = 0; i < n; i++) {
                     REF.quantizeQ8_0Pairs(GgmlKernelsTest.row(r, nb, 10), 0, act, 1 + i * stride, nb);
+                    if (type == GgmlType.Q4_0) {
+                        REF.pairsForQ4_0(act, 1 + i * stride, nb);
+                    }
                 }
                 int tiles = Interleaved.tiles(rows);
                 float[] got = new float[n * (rows + 3)];
@@ -228,6 +231,9 @@ class InterleavedTest {
                     act[18 * b + 16] = sum;
                     act[18 * b + 17] = Float.floatToRawIntBits(1f);
                 }
+                if (type == GgmlType.Q4_0) {
+                    REF.pairsForQ4_0(act, 0, 2);
+                }
                 MemorySegment il = Arena.ofAuto().allocate(Interleaved.byteSize(type, rows, cols));
                 Interleaved.repack(type, std, 0, rows, cols, il, 0);
                 float[] y = new float[rows];
@@ -256,7 +262,7 @@ class InterleavedTest {
                 new float[32], 0, 8, 32)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("8");
         float[] x = new float[32];
         x[3] = Float.NaN;
-        assertThatThrownBy(() -> Interleaved.quantizeActivation(x, 0, 32, act, 0))
+        assertThatThrownBy(() -> Interleaved.quantizeActivation(GgmlType.Q8_0, x, 0, 32, act, 0))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("NaN");
     }
 }

@@ -17,8 +17,9 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The layout puts row r's two codes of a pair of consecutive elements in short lanes 2r and 2r+1, so a whole
  * vector works on {@code FL} rows (a "part"; 16/FL parts per tile) with no horizontal work: a code vector times the
  * broadcast activation pair (an int broadcast read as two shorts) is added into a 16-bit accumulator, exact because
- * each lane sums at most 16 products for Q4_0 (|q·a| &le; 15·127, 16·1905 &lt; 2^15) and 2 for Q8_0 (2·128·127 &lt;
- * 2^15, after which the pairs are added into an int accumulator). At the end of a block the two shorts of each int
+ * each lane sums at most 16 products for Q4_0 (|q·a| &le; 15·127, 16·1905 &lt; 2^15; the products of the unmasked
+ * code byte with the {@code pairsForQ4_0} activation wrap, their sum does not) and 2 for Q8_0 (2·128·127 &lt; 2^15,
+ * after which the pairs are added into an int accumulator). At the end of a block the two shorts of each int
  * lane are added (shift left 16 then arithmetic shift right 16, plus arithmetic shift right 16): one exact int per
  * row, converted to float and fused into the row's float accumulator with the vector of its 16 fp16 scales (widened
  * in lanes by {@link HalfLanes#f16}) times the activation's d. Q4_0 multiplies the unsigned codes and subtracts
@@ -80,8 +81,8 @@ final class PanamaInterleaved {
                         .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
                 ShortVector a0 = IntVector.broadcast(I, act[ao + 2 * c]).reinterpretAsShorts();
                 ShortVector a1 = IntVector.broadcast(I, act[ao + 2 * c + 1]).reinterpretAsShorts();
-                sa = sa.add(qa.and((short) 0xF).mul(a0)).add(qa.lanewise(VectorOperators.LSHR, 4).mul(a1));
-                sb = sb.add(qb.and((short) 0xF).mul(a0)).add(qb.lanewise(VectorOperators.LSHR, 4).mul(a1));
+                sa = sa.add(qa.mul(a0)).add(qa.lanewise(VectorOperators.LSHR, 4).mul(a1));
+                sb = sb.add(qb.mul(a0)).add(qb.lanewise(VectorOperators.LSHR, 4).mul(a1));
             }
             int s8 = 8 * act[ao + 16];
             float da = Float.intBitsToFloat(act[ao + 17]);
@@ -222,7 +223,7 @@ final class PanamaInterleaved {
             for (int c = 0; c < 8; c++) {
                 ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BH, w, blk + 32 + 32 * c, LE)
                         .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                ShortVector lo = q.and((short) 0xF);
+                ShortVector lo = q; // the byte lo + 16 hi: the activation's odd pairs carry the -16 (pairsForQ4_0)
                 ShortVector hi = q.lanewise(VectorOperators.LSHR, 4);
                 int k0 = ao + 2 * c;
                 s0 = s0.add(lo.mul(IntVector.broadcast(I, act[a0 + k0]).reinterpretAsShorts()))
