@@ -87,6 +87,36 @@ class HarnessTest {
         assertThat(int2.min()).isLessThanOrEqualTo(int2.mean());
     }
 
+    /**
+     * The baseline table of issue 5: min/max RTN, asymmetric, all 36 Linear layers, mean (min) embedding cosine vs
+     * fp32 over the evaluation corpus. Asserted: more bits and smaller groups are never worse here.
+     */
+    @Test
+    void rtnBaselineTable() {
+        int[] bits = {4, 3, 2};
+        int[] groups = {32, 128};
+        double[][] mean = new double[bits.length][groups.length];
+        StringBuilder table = new StringBuilder("RTN asym min/max, all 36 Linears, " + eval.sentences().size()
+                + " evaluation sentences\n| bits | g32 mean (min) | g128 mean (min) |\n| --- | --- | --- |\n");
+        for (int b = 0; b < bits.length; b++) {
+            table.append("| int").append(bits[b]);
+            for (int g = 0; g < groups.length; g++) {
+                EmbeddingEvaluation.Score s = eval.score(RtnBaseline.all(model, bits[b], groups[g]));
+                mean[b][g] = s.mean();
+                table.append(String.format(" | %.4f (%.4f)", s.mean(), s.min()));
+            }
+            table.append(" |\n");
+        }
+        System.out.print(table);
+        for (int g = 0; g < groups.length; g++) {
+            assertThat(mean[0][g]).isGreaterThan(mean[1][g]);
+            assertThat(mean[1][g]).isGreaterThan(mean[2][g]);
+        }
+        for (int b = 0; b < bits.length; b++) {
+            assertThat(mean[b][0]).isGreaterThanOrEqualTo(mean[b][1]);
+        }
+    }
+
     @Test
     void badReplacementsAreNamed() {
         LinearWeight wrong = LinearWeight.of(new float[384 * 1536], 384, 1536);
