@@ -7,6 +7,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import lowbit.quant.ArrayCalibrationStats;
+import lowbit.quant.CalibrationStats;
 
 /**
  * The inputs of every Linear layer of a model over a list of calibration sentences: for each layer name a matrix
@@ -18,6 +20,7 @@ import java.util.Objects;
  * <pre>{@code
  * LinearInputs calib = LinearInputs.capture(MiniLm.load(), Corpus.calibration());
  * float[] x = calib.rows("layer.3.ffn.down");     // [calib.tokens(), 1536]
+ * CalibrationStats s = calib.stats("layer.3.ffn.down", true);   // mean |x|, mean x², H = 2XᵀX/N
  * }</pre>
  */
 public final class LinearInputs {
@@ -118,6 +121,15 @@ public final class LinearInputs {
             throw new IllegalArgumentException("no captured inputs for '" + name + "'; captured: " + rows.keySet());
         }
         return r;
+    }
+
+    /**
+     * The calibration statistics of layer {@code name}'s inputs for {@code tensor-quant}'s quantizers: per-channel
+     * mean |x|, mean x², mean x and, when {@code withHessian}, H = 2XᵀX/N
+     * ({@link ArrayCalibrationStats#fromActivations}).
+     */
+    public CalibrationStats stats(String name, boolean withHessian) {
+        return ArrayCalibrationStats.fromActivations(rows(name), tokens, in(name), withHessian);
     }
 
     /** Input features of layer {@code name}. */
