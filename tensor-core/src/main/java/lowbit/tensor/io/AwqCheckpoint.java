@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import lowbit.tensor.DType;
+import lowbit.tensor.PackedInts;
 import lowbit.tensor.Shape;
 import lowbit.tensor.Tensor;
 import lowbit.tensor.layout.AffineSpec;
@@ -142,11 +143,12 @@ public final class AwqCheckpoint {
         MemorySegment qs = file.bytes(qw.name());
         long rowBytes = GroupwiseAffine.rowBytes(cols, BITS);
         MemorySegment packed = Arena.ofAuto().allocate(Math.max(1, rows * rowBytes)).asSlice(0, rows * rowBytes);
+        MemorySegment[] row = CheckpointTensors.rowSlices(packed, rows, rowBytes);
         for (int i = 0; i < cols; i++) {
             for (int c = 0; c < rows / 8; c++) {
                 int word = qs.get(I32, ((long) i * (rows / 8) + c) * 4);
                 for (int n = 0; n < 8; n++) {
-                    CheckpointTensors.putCode(packed, (8L * c + ORDER[n]) * rowBytes, i, BITS, word >>> (4 * n) & 0xF);
+                    PackedInts.set(row[8 * c + ORDER[n]], i, BITS, false, word >>> (4 * n) & 0xF);
                 }
             }
         }
@@ -203,18 +205,10 @@ public final class AwqCheckpoint {
                 qzeros[k * packs + c] = word;
             }
         }
-        float[] grid = m.scales();
-        float[] scalesT = new float[groups * rows];
-        for (int o = 0; o < rows; o++) {
-            for (int k = 0; k < groups; k++) {
-                scalesT[k * rows + o] = grid[o * groups + k];
-            }
-        }
         Map<String, Tensor> out = new LinkedHashMap<>();
         out.put(prefix + "." + QWEIGHT, Tensor.ofCodes(DType.I32, qweight, Shape.of(cols, packs)));
         out.put(prefix + "." + QZEROS, Tensor.ofCodes(DType.I32, qzeros, Shape.of(groups, packs)));
-        out.put(prefix + "." + SCALES, Tensor.ofFloats(spec.scaleType() == DType.F16 ? DType.F16 : DType.F32, scalesT,
-                Shape.of(groups, rows)));
+        out.put(prefix + "." + SCALES, CheckpointTensors.fileScales(m.scales(), rows, groups, spec.scaleType()));
         return out;
     }
 }

@@ -1,8 +1,9 @@
 package lowbit.tensor.io;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import lowbit.tensor.DType;
+import lowbit.tensor.Shape;
 import lowbit.tensor.Tensor;
 
 /** Checks and bit-stream helpers shared by the GPTQ and AWQ checkpoint converters. */
@@ -43,30 +44,6 @@ final class CheckpointTensors {
         }
     }
 
-    /** Field {@code index} of {@code bits} bits of the little-endian bit stream starting at byte {@code start}. */
-    static int field(MemorySegment s, long start, long index, int bits) {
-        long bit = index * bits;
-        long b = start + (bit >>> 3);
-        int shift = (int) (bit & 7);
-        int v = s.get(ValueLayout.JAVA_BYTE, b) & 0xFF;
-        if (shift + bits > 8) {
-            v |= (s.get(ValueLayout.JAVA_BYTE, b + 1) & 0xFF) << 8;
-        }
-        return (v >>> shift) & ((1 << bits) - 1);
-    }
-
-    /** ORs code {@code value} into field {@code index} of the zero-initialized bit stream at byte {@code start}. */
-    static void putCode(MemorySegment s, long start, long index, int bits, int value) {
-        long bit = index * bits;
-        long b = start + (bit >>> 3);
-        int shift = (int) (bit & 7);
-        int v = value << shift;
-        s.set(ValueLayout.JAVA_BYTE, b, (byte) (s.get(ValueLayout.JAVA_BYTE, b) | v));
-        if (shift + bits > 8) {
-            s.set(ValueLayout.JAVA_BYTE, b + 1, (byte) (s.get(ValueLayout.JAVA_BYTE, b + 1) | v >>> 8));
-        }
-    }
-
     /** A [groups, rows] scale tensor (F16, BF16 or F32) as lowbit's [rows, groups] grid, exactly. */
     static float[] transposedScales(SafetensorsFile f, SafetensorsEntry e, int groups, int rows) {
         Tensor t = f.tensor(e.name());
@@ -78,5 +55,25 @@ final class CheckpointTensors {
             }
         }
         return out;
+    }
+
+    /** lowbit's [rows, groups] scale grid as a checkpoint's [groups, rows] scales tensor of {@code type}. */
+    static Tensor fileScales(float[] grid, int rows, int groups, DType type) {
+        float[] t = new float[groups * rows];
+        for (int o = 0; o < rows; o++) {
+            for (int k = 0; k < groups; k++) {
+                t[k * rows + o] = grid[o * groups + k];
+            }
+        }
+        return Tensor.ofFloats(type == DType.F16 ? DType.F16 : DType.F32, t, Shape.of(groups, rows));
+    }
+
+    /** The rows of a packed code matrix, as slices (for scattered writes with {@link lowbit.tensor.PackedInts}). */
+    static MemorySegment[] rowSlices(MemorySegment packed, int rows, long rowBytes) {
+        MemorySegment[] r = new MemorySegment[rows];
+        for (int i = 0; i < rows; i++) {
+            r[i] = packed.asSlice(i * rowBytes, rowBytes);
+        }
+        return r;
     }
 }

@@ -42,6 +42,30 @@ final class FileSink implements AutoCloseable {
                 StandardOpenOption.WRITE, StandardOpenOption.READ);
     }
 
+    /** Maps all of {@code file} read-only into {@code arena} (the readers' zero-copy view of a model file). */
+    static MemorySegment mapReadOnly(Path file, Arena arena) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            return ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+        }
+    }
+
+    /** What a reader builds from a mapped file and the arena that owns the mapping. */
+    @FunctionalInterface
+    interface MappedOpener<T> {
+        T open(MemorySegment bytes, Arena arena) throws IOException;
+    }
+
+    /** Maps {@code file} into a new shared arena and builds a reader on it; closes the arena if that fails. */
+    static <T> T mapShared(Path file, MappedOpener<T> opener) throws IOException {
+        Arena arena = Arena.ofShared();
+        try {
+            return opener.open(mapReadOnly(file, arena), arena);
+        } catch (IOException | RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+    }
+
     /** The file that {@link #commit()} creates. */
     Path target() {
         return target;

@@ -1,5 +1,6 @@
 package lowbit.tensor.io;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -8,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import lowbit.tensor.DType;
+import lowbit.tensor.PackedInts;
 import lowbit.tensor.Shape;
 import lowbit.tensor.Tensor;
 import lowbit.tensor.layout.AffineSpec;
@@ -203,8 +205,9 @@ public final class GptqCheckpoint {
         boolean symmetric = true;
         long zRowBytes = (long) rows * bits / 8;
         for (int k = 0; k < groups; k++) {
+            MemorySegment zRow = zs.asSlice(k * zRowBytes, zRowBytes);
             for (int o = 0; o < rows; o++) {
-                int z = CheckpointTensors.field(zs, k * zRowBytes, o, bits) + (cfg.format() == Format.GPTQ ? 1 : 0);
+                int z = PackedInts.get(zRow, o, bits, false) + (cfg.format() == Format.GPTQ ? 1 : 0);
                 if (z > maxCode) {
                     throw new TensorFormatException(src, qz.name(), "values", "group " + k + ", output " + o
                             + ": the v1 field " + (z - 1) + " means zero point " + z + ", outside [0, " + maxCode
@@ -220,18 +223,18 @@ public final class GptqCheckpoint {
         // codes: column o of qweight is a bit stream along in; lowbit row o is a PackedInts stream along in
         MemorySegment qs = file.bytes(qw.name());
         long rowBytes = GroupwiseAffine.rowBytes(cols, bits);
-        MemorySegment packed = java.lang.foreign.Arena.ofAuto().allocate(Math.max(1, rows * rowBytes)).asSlice(0, rows * rowBytes);
+        MemorySegment packed = Arena.ofAuto().allocate(Math.max(1, rows * rowBytes)).asSlice(0, rows * rowBytes);
         long words = qd[0];
         for (int o = 0; o < rows; o++) {
             long acc = 0;
             int have = 0;
             int c = 0;
-            long dst = o * rowBytes;
+            MemorySegment dst = packed.asSlice(o * rowBytes, rowBytes);
             for (long w = 0; w < words; w++) {
                 acc |= (qs.get(I32, (w * rows + o) * 4) & 0xFFFF_FFFFL) << have;
                 have += 32;
                 while (have >= bits && c < cols) {
-                    CheckpointTensors.putCode(packed, dst, c++, bits, (int) (acc & maxCode));
+                    PackedInts.set(dst, c++, bits, false, (int) (acc & maxCode));
                     acc >>>= bits;
                     have -= bits;
                 }
@@ -324,13 +327,6 @@ public final class GptqCheckpoint {
                 }
             }
         }
-        float[] grid = m.scales();
-        float[] scalesT = new float[groups * rows];
-        for (int o = 0; o < rows; o++) {
-            for (int k = 0; k < groups; k++) {
-                scalesT[k * rows + o] = grid[o * groups + k];
-            }
-        }
         int[] gi = new int[cols];
         for (int i = 0; i < cols; i++) {
             gi[i] = gIdx != null ? gIdx[i] : i / g;
@@ -338,8 +334,7 @@ public final class GptqCheckpoint {
         Map<String, Tensor> out = new LinkedHashMap<>();
         out.put(prefix + "." + QWEIGHT, Tensor.ofCodes(DType.I32, qweight, Shape.of(words, rows)));
         out.put(prefix + "." + QZEROS, Tensor.ofCodes(DType.I32, qzeros, Shape.of(groups, zWords)));
-        out.put(prefix + "." + SCALES, Tensor.ofFloats(spec.scaleType() == DType.F16 ? DType.F16 : DType.F32, scalesT,
-                Shape.of(groups, rows)));
+        out.put(prefix + "." + SCALES, CheckpointTensors.fileScales(m.scales(), rows, groups, spec.scaleType()));
         out.put(prefix + "." + G_IDX, Tensor.ofCodes(DType.I32, gi, Shape.of(cols)));
         return out;
     }
