@@ -13,7 +13,8 @@ import java.nio.file.StandardOpenOption;
 import java.util.Objects;
 
 /**
- * The output side shared by the model-file writers: positional writes into {@code <file>.partial}, which
+ * The file side of lowbit.tensor.io: read-only mapping for the readers ({@link #mapReadOnly}, {@link #mapShared}),
+ * and for the writers positional writes into {@code <file>.partial}, which
  * {@link #commit()} renames onto the target (atomically where the file system can) and {@link #abort()} deletes, so
  * a failed or abandoned write never leaves a truncated model file under the target name.
  *
