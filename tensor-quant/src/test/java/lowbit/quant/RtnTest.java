@@ -71,7 +71,7 @@ class RtnTest {
     @EnumSource(Granularity.class)
     void matchesTheDefinitionAtEveryGranularity(Granularity g) {
         float[] w = QuantTesting.weights(ROWS, COLS, 11, 0.02f, 5, 20);
-        for (int bits : new int[] {2, 3, 4, 5, 8}) {
+        for (int bits : new int[] {2, 3, 8}) {
             for (DType st : new DType[] {DType.F32, DType.F16}) {
                 AffineSpec asym = spec(g, bits, false).withScaleType(st);
                 AffineSpec sym = spec(g, bits, true).withScaleType(st);
