@@ -26,6 +26,8 @@ final class Twins {
         final AdaptedLinear layer;
         final Adapter adapter;
         final Twin twin;
+        /** The twin whose value at |W|, |θ|, |x| bounds the float error (the twin itself when it has no signs). */
+        Twin absTwin;
         final int in;
         final int out;
         /** DyLoRA only: the rank the twin uses (the test sets it to the sampled or the inference rank). */
@@ -41,6 +43,7 @@ final class Twins {
             this.layer = layer;
             this.adapter = adapter;
             this.twin = twin;
+            this.absTwin = twin;
             this.in = layer.inFeatures();
             this.out = layer.outFeatures();
         }
@@ -55,7 +58,7 @@ final class Twins {
         }
 
         double[][] params() {
-            List<Parameter> ps = adapter.parameters();
+            List<Parameter> ps = layer.parameters();
             double[][] p = new double[ps.size()][];
             for (int i = 0; i < p.length; i++) {
                 p[i] = NnTesting.toDouble(ps.get(i).data());
