@@ -3,7 +3,6 @@ package lowbit.nn.adapter;
 import static lowbit.nn.NnTesting.assertClose;
 import static lowbit.nn.NnTesting.finiteDifferences;
 import static lowbit.nn.NnTesting.gamma;
-import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
 import java.util.Random;
@@ -92,14 +91,13 @@ class AdapterGradientTest {
 
     /** In DyLoRA's frozen mode only rank b−1 (0-based) is trained: the expected gradient is 0 elsewhere. */
     private static void frozenRanksOnly(DyLoraAdapter d, int param, double[] fd, int rb) {
-        int rMax = d.rank(), in = d.inFeatures(), out = d.outFeatures();
+        int rMax = d.rank(), in = d.inFeatures();
         for (int j = 0; j < fd.length; j++) {
             int k = param == 0 ? j / in : j % rMax;
             if (k != rb - 1) {
                 fd[j] = 0;
             }
         }
-        assertThat(out).isPositive();
     }
 
     static double[][] with(double[][] p, int i, double[] v) {
