@@ -29,6 +29,9 @@ import java.util.Objects;
 public final class Tensor {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Alignment of {@link #allocate}d storage, in bytes (a cache line, and the widest vector). */
     public static final long ALIGNMENT = 64;
 
@@ -78,38 +81,56 @@ public final class Tensor {
     }
 
     /**
-     * A heap tensor of a floating-point dtype (F32, F16 or BF16) holding {@code values} converted to it
-     * (round-to-nearest-even for F16 and BF16).
+     * A heap tensor of a floating-point dtype (F32, F16, BF16 or F64) holding {@code values} converted to it
+     * (round-to-nearest-even for F16 and BF16, exact for F64).
      *
-     * @throws IllegalArgumentException if the dtype is not floating point or the length does not match the shape
+     * @throws IllegalArgumentException if the dtype is not F32, F16, BF16 or F64 (lowbit does not encode F8) or the
+     *     length does not match the shape
      */
     public static Tensor ofFloats(DType dtype, float[] values, Shape shape) {
-        if (!dtype.isFloatingPoint()) {
-            throw new IllegalArgumentException("ofFloats needs F32, F16 or BF16, got " + dtype + "; use ofCodes for integers");
+        if (!dtype.isComputeFloat() && dtype != DType.F64) {
+            throw new IllegalArgumentException("ofFloats needs F32, F16, BF16 or F64, got " + dtype
+                    + (dtype.isFloatingPoint() ? " (lowbit decodes F8 but does not encode it)" : "; use ofCodes for integers"));
         }
         checkLength(values.length, shape);
         Tensor t = new Tensor(dtype, shape, heap(dtype.byteSize(shape.numel())));
         switch (dtype) {
             case F32 -> MemorySegment.copy(values, 0, t.data, F32, 0, values.length);
             case F16 -> Fp16.fromFloats(values, 0, t.data, 0, values.length);
-            default -> Bf16.fromFloats(values, 0, t.data, 0, values.length);
+            case BF16 -> Bf16.fromFloats(values, 0, t.data, 0, values.length);
+            default -> {
+                for (int i = 0; i < values.length; i++) {
+                    t.data.setAtIndex(F64, i, values[i]);
+                }
+            }
         }
         return t;
     }
 
     /**
-     * A heap tensor of an integer dtype holding {@code codes}, packed for widths below 8.
+     * A heap tensor of an integer dtype (or BOOL, codes 0 and 1) holding {@code codes}, packed for widths below 8,
+     * sign-extended for I64.
      *
-     * @throws IllegalArgumentException if the dtype is not an integer type, a code is out of its range (the message
-     *     names the index and value), or the length does not match the shape
+     * @throws IllegalArgumentException if the dtype is not an integer type or BOOL, a code is out of its range (the
+     *     message names the index and value), or the length does not match the shape
      */
     public static Tensor ofCodes(DType dtype, int[] codes, Shape shape) {
-        if (!dtype.isInteger()) {
-            throw new IllegalArgumentException("ofCodes needs an integer dtype, got " + dtype + "; use ofFloats");
+        if (!dtype.isInteger() && !dtype.isBool()) {
+            throw new IllegalArgumentException("ofCodes needs an integer dtype or BOOL, got " + dtype + "; use ofFloats");
         }
         checkLength(codes.length, shape);
         Tensor t = new Tensor(dtype, shape, heap(dtype.byteSize(shape.numel())));
-        PackedInts.pack(codes, 0, codes.length, dtype.bits(), dtype.isSigned(), t.data, 0);
+        if (dtype.bits() <= 8 && dtype.isInteger()) {
+            PackedInts.pack(codes, 0, codes.length, dtype.bits(), dtype.isSigned(), t.data, 0);
+        } else {
+            for (int i = 0; i < codes.length; i++) {
+                if (dtype != DType.I64 && (codes[i] < dtype.minCode() || codes[i] > dtype.maxCode())) {
+                    throw new IllegalArgumentException("codes[" + i + "] = " + codes[i] + " is out of range ["
+                            + dtype.minCode() + ", " + dtype.maxCode() + "] of " + dtype);
+                }
+                t.storeInt(i, codes[i]);
+            }
+        }
         return t;
     }
 
@@ -173,9 +194,10 @@ public final class Tensor {
     // ---------------------------------------------------------------- elements
 
     /**
-     * Element {@code flatIndex} (row-major) of a floating-point tensor, as a float.
+     * Element {@code flatIndex} (row-major) of a floating-point tensor, as a float: exact for F32, F16, BF16 and F8
+     * ({@link Fp8}), rounded to nearest-even for F64.
      *
-     * @throws UnsupportedOperationException for integer dtypes (use {@link #getInt})
+     * @throws UnsupportedOperationException for integer and BOOL dtypes (use {@link #getInt})
      * @throws IndexOutOfBoundsException if the index is outside [0, numel)
      */
     public float getFloat(long flatIndex) {
@@ -184,26 +206,66 @@ public final class Tensor {
             case F32 -> data.getAtIndex(F32, flatIndex);
             case F16 -> Fp16.toFloat(data.getAtIndex(I16, flatIndex));
             case BF16 -> Bf16.toFloat(data.getAtIndex(I16, flatIndex));
-            default -> throw new UnsupportedOperationException(dtype + " is an integer dtype: use getInt");
+            case F64 -> (float) data.getAtIndex(F64, flatIndex);
+            case F8_E4M3 -> Fp8.e4m3ToFloat(data.get(ValueLayout.JAVA_BYTE, flatIndex));
+            case F8_E5M2 -> Fp8.e5m2ToFloat(data.get(ValueLayout.JAVA_BYTE, flatIndex));
+            default -> throw new UnsupportedOperationException(dtype + " is not a floating-point dtype: use getInt");
         };
     }
 
     /**
-     * Element {@code flatIndex} of an integer tensor: sign-extended for I1..I8, zero-extended for U1..U8.
+     * Element {@code flatIndex} of a floating-point tensor, as a double (exact for every floating-point dtype).
      *
-     * @throws UnsupportedOperationException for floating-point dtypes (use {@link #getFloat})
+     * @throws UnsupportedOperationException for integer and BOOL dtypes
+     * @throws IndexOutOfBoundsException if the index is outside [0, numel)
+     */
+    public double getDouble(long flatIndex) {
+        if (dtype == DType.F64) {
+            Objects.checkIndex(flatIndex, numel());
+            return data.getAtIndex(F64, flatIndex);
+        }
+        return getFloat(flatIndex);
+    }
+
+    /**
+     * Element {@code flatIndex} of an integer tensor: sign-extended for I1..I8, I16 and I32, zero-extended for
+     * U1..U8; 0 or 1 for BOOL (any non-zero byte is 1).
+     *
+     * @throws UnsupportedOperationException for floating-point dtypes (use {@link #getFloat}) and I64 (use
+     *     {@link #getLong})
      * @throws IndexOutOfBoundsException if the index is outside [0, numel)
      */
     public int getInt(long flatIndex) {
         Objects.checkIndex(flatIndex, numel());
         requireInteger("getInt");
-        return PackedInts.get(data, flatIndex, dtype.bits(), dtype.isSigned());
+        return switch (dtype) {
+            case I16 -> data.getAtIndex(I16, flatIndex);
+            case I32 -> data.getAtIndex(I32, flatIndex);
+            case BOOL -> data.get(ValueLayout.JAVA_BYTE, flatIndex) != 0 ? 1 : 0;
+            case I64 -> throw new UnsupportedOperationException("I64 elements do not fit an int: use getLong");
+            default -> PackedInts.get(data, flatIndex, dtype.bits(), dtype.isSigned());
+        };
     }
 
     /**
-     * Writes element {@code flatIndex} of a floating-point tensor, rounding to nearest-even for F16/BF16.
+     * Element {@code flatIndex} of an integer or BOOL tensor as a long (every integer dtype, I64 included).
      *
-     * @throws UnsupportedOperationException for integer dtypes or read-only storage
+     * @throws UnsupportedOperationException for floating-point dtypes
+     * @throws IndexOutOfBoundsException if the index is outside [0, numel)
+     */
+    public long getLong(long flatIndex) {
+        if (dtype == DType.I64) {
+            Objects.checkIndex(flatIndex, numel());
+            return data.getAtIndex(I64, flatIndex);
+        }
+        return getInt(flatIndex);
+    }
+
+    /**
+     * Writes element {@code flatIndex} of a floating-point tensor, rounding to nearest-even for F16/BF16 (exact for
+     * F64).
+     *
+     * @throws UnsupportedOperationException for integer and BOOL dtypes, F8 (not encoded), or read-only storage
      */
     public void setFloat(long flatIndex, float value) {
         Objects.checkIndex(flatIndex, numel());
@@ -212,12 +274,16 @@ public final class Tensor {
             case F32 -> data.setAtIndex(F32, flatIndex, value);
             case F16 -> data.setAtIndex(I16, flatIndex, Fp16.fromFloat(value));
             case BF16 -> data.setAtIndex(I16, flatIndex, Bf16.fromFloat(value));
-            default -> throw new UnsupportedOperationException(dtype + " is an integer dtype: use setInt");
+            case F64 -> data.setAtIndex(F64, flatIndex, value);
+            case F8_E4M3, F8_E5M2 -> throw new UnsupportedOperationException("lowbit decodes " + dtype
+                    + " but does not encode it");
+            default -> throw new UnsupportedOperationException(dtype + " is not a floating-point dtype: use setInt");
         }
     }
 
     /**
-     * Writes element {@code flatIndex} of an integer tensor, leaving neighbouring packed codes unchanged.
+     * Writes element {@code flatIndex} of an integer or BOOL tensor (BOOL takes 0 or 1), leaving neighbouring packed
+     * codes unchanged; an I64 element gets the sign-extended value.
      *
      * @throws IllegalArgumentException if the value is out of the dtype's range (names index and value)
      * @throws UnsupportedOperationException for floating-point dtypes or read-only storage
@@ -226,40 +292,55 @@ public final class Tensor {
         Objects.checkIndex(flatIndex, numel());
         requireInteger("setInt");
         requireWritable();
-        if (value < dtype.minCode() || value > dtype.maxCode()) {
+        if (dtype != DType.I64 && (value < dtype.minCode() || value > dtype.maxCode())) {
             throw new IllegalArgumentException("element " + flatIndex + ": value " + value + " is out of range ["
                     + dtype.minCode() + ", " + dtype.maxCode() + "] of " + dtype);
         }
-        PackedInts.set(data, flatIndex, dtype.bits(), dtype.isSigned(), value);
+        storeInt(flatIndex, value);
     }
 
     /**
-     * All elements of a floating-point tensor as a new float array.
+     * All elements of a floating-point tensor as a new float array (F64 rounded to nearest-even, the others exact).
      *
-     * @throws UnsupportedOperationException for integer dtypes, or when numel exceeds what an array holds
+     * @throws UnsupportedOperationException for integer and BOOL dtypes, or when numel exceeds what an array holds
      */
     public float[] toFloatArray() {
         if (!dtype.isFloatingPoint()) {
-            throw new UnsupportedOperationException(dtype + " is an integer dtype: use toIntArray");
+            throw new UnsupportedOperationException(dtype + " is not a floating-point dtype: use toIntArray");
         }
         float[] out = new float[arrayLength()];
         switch (dtype) {
             case F32 -> MemorySegment.copy(data, F32, 0, out, 0, out.length);
             case F16 -> Fp16.toFloats(data, 0, out, 0, out.length);
-            default -> Bf16.toFloats(data, 0, out, 0, out.length);
+            case BF16 -> Bf16.toFloats(data, 0, out, 0, out.length);
+            default -> {
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = getFloat(i);
+                }
+            }
         }
         return out;
     }
 
     /**
-     * All elements of an integer tensor as a new int array (unpacked, sign- or zero-extended).
+     * All elements of an integer or BOOL tensor as a new int array (unpacked, sign- or zero-extended; BOOL as 0/1).
      *
-     * @throws UnsupportedOperationException for floating-point dtypes, or when numel exceeds what an array holds
+     * @throws UnsupportedOperationException for floating-point dtypes and I64, or when numel exceeds what an array
+     *     holds
      */
     public int[] toIntArray() {
         requireInteger("toIntArray");
+        if (dtype == DType.I64) {
+            throw new UnsupportedOperationException("I64 elements do not fit an int: use getLong");
+        }
         int[] out = new int[arrayLength()];
-        PackedInts.unpack(data, 0, dtype.bits(), dtype.isSigned(), out, 0, out.length);
+        if (dtype.bits() <= 8 && dtype.isInteger()) {
+            PackedInts.unpack(data, 0, dtype.bits(), dtype.isSigned(), out, 0, out.length);
+        } else {
+            for (int i = 0; i < out.length; i++) {
+                out[i] = getInt(i);
+            }
+        }
         return out;
     }
 
@@ -336,8 +417,19 @@ public final class Tensor {
     }
 
     private void requireInteger(String op) {
-        if (!dtype.isInteger()) {
-            throw new UnsupportedOperationException(op + " needs an integer dtype, this tensor is " + dtype);
+        if (!dtype.isInteger() && !dtype.isBool()) {
+            throw new UnsupportedOperationException(op + " needs an integer or BOOL dtype, this tensor is " + dtype);
+        }
+    }
+
+    /** Stores an in-range code of an integer or BOOL dtype (I64 sign-extends). */
+    private void storeInt(long i, int value) {
+        switch (dtype) {
+            case I16 -> data.setAtIndex(I16, i, (short) value);
+            case I32 -> data.setAtIndex(I32, i, value);
+            case I64 -> data.setAtIndex(I64, i, value);
+            case BOOL -> data.set(ValueLayout.JAVA_BYTE, i, (byte) (value != 0 ? 1 : 0));
+            default -> PackedInts.set(data, i, dtype.bits(), dtype.isSigned(), value);
         }
     }
 

@@ -1,0 +1,206 @@
+package lowbit.quant;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import lowbit.tensor.DType;
+import lowbit.tensor.Fp16;
+import lowbit.tensor.Tensor;
+import lowbit.tensor.layout.AffineSpec;
+import lowbit.tensor.layout.AffineSpec.Granularity;
+import lowbit.tensor.layout.GroupwiseAffine;
+import lowbit.tensor.parallel.Parallel;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.Test;
+
+class RtnTest {
+    private static final int ROWS = 24;
+    private static final int COLS = 40;
+
+    private static AffineSpec spec(Granularity g, int bits, boolean sym) {
+        return switch (g) {
+            case PER_TENSOR -> AffineSpec.perTensor(bits, sym);
+            case PER_OUTPUT_CHANNEL -> AffineSpec.perOutputChannel(bits, sym);
+            case PER_INPUT_CHANNEL -> AffineSpec.perInputChannel(bits, sym);
+            case GROUP_ALONG_IN -> AffineSpec.groupsAlongIn(bits, 8, sym);
+            case GROUP_ALONG_OUT -> AffineSpec.groupsAlongOut(bits, 6, sym);
+        };
+    }
+
+    /** The reference from the definition: per block, range by a plain loop in double, then GroupwiseAffine.encode. */
+    private static GroupwiseAffine reference(float[] w, AffineSpec spec, boolean zeroInRange, boolean gptqSym) {
+        int sr = spec.scaleRows(ROWS);
+        int sc = spec.scaleCols(COLS);
+        int rb = ROWS / sr;
+        int cb = COLS / sc;
+        int maxq = spec.maxCode();
+        float[] scales = new float[sr * sc];
+        int[] zeros = spec.symmetric() ? null : new int[sr * sc];
+        for (int gr = 0; gr < sr; gr++) {
+            for (int gc = 0; gc < sc; gc++) {
+                float lo = Float.POSITIVE_INFINITY;
+                float hi = Float.NEGATIVE_INFINITY;
+                float amax = 0;
+                for (int r = gr * rb; r < (gr + 1) * rb; r++) {
+                    for (int c = gc * cb; c < (gc + 1) * cb; c++) {
+                        float v = w[r * COLS + c];
+                        lo = Math.min(lo, v);
+                        hi = Math.max(hi, v);
+                        amax = Math.max(amax, Math.abs(v));
+                    }
+                }
+                int g = gr * sc + gc;
+                if (spec.symmetric()) {
+                    float s = gptqSym ? 2 * amax / maxq : amax / ((1 << (spec.bits() - 1)) - 1);
+                    scales[g] = amax == 0 ? 1 : GroupwiseAffine.storedScale(s, spec.scaleType());
+                } else {
+                    if (zeroInRange) {
+                        lo = Math.min(lo, 0);
+                        hi = Math.max(hi, 0);
+                    }
+                    float s = GroupwiseAffine.storedScale((hi - lo) / maxq, spec.scaleType());
+                    scales[g] = s;
+                    zeros[g] = (int) Math.min(Math.max(Math.rint(-lo / s), 0), maxq);
+                }
+            }
+        }
+        return GroupwiseAffine.encode(w, ROWS, COLS, spec, scales, zeros);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Granularity.class)
+    void matchesTheDefinitionAtEveryGranularity(Granularity g) {
+        float[] w = QuantTesting.weights(ROWS, COLS, 11, 0.02f, 5, 20);
+        for (int bits : new int[] {2, 3, 4, 5, 8}) {
+            for (DType st : new DType[] {DType.F32, DType.F16}) {
+                AffineSpec asym = spec(g, bits, false).withScaleType(st);
+                AffineSpec sym = spec(g, bits, true).withScaleType(st);
+                check(Rtn.asymmetric().quantize(w, ROWS, COLS, asym), reference(w, asym, false, false), w);
+                check(Rtn.asymmetricZeroInRange().quantize(w, ROWS, COLS, asym), reference(w, asym, true, false), w);
+                check(Rtn.symmetric().quantize(w, ROWS, COLS, sym), reference(w, sym, false, false), w);
+                check(Rtn.symmetricGptq().quantize(w, ROWS, COLS, sym), reference(w, sym, false, true), w);
+                check(Rtn.defaults().quantize(w, ROWS, COLS, asym), reference(w, asym, false, false), w);
+            }
+        }
+    }
+
+    private static void check(QuantResult r, GroupwiseAffine ref, float[] w) {
+        GroupwiseAffine a = r.affine();
+        assertThat(a.spec()).isEqualTo(ref.spec());
+        assertThat(a.scales()).containsExactly(ref.scales());
+        assertThat(a.zeros()).isEqualTo(ref.zeros());
+        assertThat(a.codes()).containsExactly(ref.codes());
+        assertThat(r.transform().isIdentity()).isTrue();
+        // the report's error is the error of the layout's Ŵ, summed in double
+        double e = QuantTesting.squaredError(w, ref.dequantize());
+        // each group's Σe² is a float sum of n = group length terms: within 2·γ_n·Σe², γ_n ≈ n·2^-24
+        int n = ROWS * COLS / a.scales().length;
+        double tol = 2 * n * 0x1p-24 * e + 1e-15;
+        assertThat(r.report().squaredError()).isCloseTo(e, org.assertj.core.data.Offset.offset(tol));
+        double groups = 0;
+        for (double v : r.report().groupSquaredError()) {
+            groups += v;
+        }
+        assertThat(groups).isCloseTo(e, org.assertj.core.data.Offset.offset(tol));
+        assertThat(r.report().groupSquaredError()).hasSize(a.scales().length);
+    }
+
+    @Test
+    void roundsHalfToEven() {
+        // s = (3 − 0)/15 = 0.2 on [0, 3]; 0.1/0.2 = 0.5 → 0, 0.3/0.2 = 1.5 → 2, 0.5/0.2 = 2.5 → 2 (all exact halves in
+        // float? 0.1f/0.2f rounds to exactly 0.5f); use values whose quotient is exactly k + ½ in float instead:
+        float[] w = {0f, 3f, 0.25f * 0.2f * 2, 0.75f};
+        // group of 4 on [0, 3]: s = 0.2f, z = 0. 0.1f/0.2f and 0.75f/0.2f are checked against Math.rint directly.
+        QuantResult r = Rtn.asymmetric().quantize(w, 1, 4, AffineSpec.perOutputChannel(4, false));
+        float s = r.affine().scales()[0];
+        for (int c = 0; c < 4; c++) {
+            assertThat(r.affine().code(0, c)).isEqualTo((int) Math.rint(w[c] / s));
+        }
+        // an exact tie: s = 1 (range [0, 15]), w = 2.5 → 2, 3.5 → 4
+        float[] t = {0, 15, 2.5f, 3.5f};
+        QuantResult q = Rtn.asymmetric().quantize(t, 1, 4, AffineSpec.perOutputChannel(4, false));
+        assertThat(q.affine().scales()[0]).isEqualTo(1f);
+        assertThat(q.affine().codes()).containsExactly(0, 15, 2, 4);
+    }
+
+    @Test
+    void zeroAndConstantGroupsAreExactWithoutDividingByZero() {
+        float[] w = new float[4 * 8];
+        for (int c = 4; c < 8; c++) {
+            w[8 + c] = 0.375f;  // row 1, group 1 constant positive
+            w[16 + c] = -2.5f;  // row 2, group 1 constant negative
+        }
+        for (boolean sym : new boolean[] {false, true}) {
+            QuantResult r = Rtn.defaults().quantize(w, 4, 8, AffineSpec.groupsAlongIn(3, 4, sym));
+            assertThat(r.effectiveWeight()).containsExactly(w);
+            assertThat(r.affine().scales()[0]).isEqualTo(1f); // row 0, group 0 all zero
+            assertThat(r.report().squaredError()).isZero();
+        }
+    }
+
+    @Test
+    void f16ScalesAreRoundedBeforeTheCodesAreChosen() {
+        float[] w = QuantTesting.weights(8, 64, 3, 0.01f, 0, 0);
+        QuantResult r = Rtn.asymmetric().quantize(w, 8, 64, AffineSpec.groupsAlongIn(4, 32, false)
+                .withScaleType(DType.F16));
+        for (float s : r.affine().scales()) {
+            assertThat(Fp16.toFloat(Fp16.fromFloat(s))).isEqualTo(s);
+        }
+        GroupwiseAffine again = GroupwiseAffine.encode(w, 8, 64, r.affine().spec(), r.affine().scales(),
+                r.affine().zeros());
+        assertThat(r.affine().codes()).containsExactly(again.codes());
+    }
+
+    @Test
+    void sameBitsForAnyThreadCountAndFromATensor() {
+        float[] w = QuantTesting.weights(300, 256, 5, 0.05f, 30, 30);
+        AffineSpec spec = AffineSpec.groupsAlongIn(4, 32, false);
+        int saved = Parallel.parallelism();
+        try {
+            Parallel.setParallelism(1);
+            QuantResult one = Rtn.asymmetric().quantize(w, 300, 256, spec);
+            Parallel.setParallelism(3);
+            QuantResult three = Rtn.asymmetric().quantize(w, 300, 256, spec);
+            assertThat(three.affine().codes()).containsExactly(one.affine().codes());
+            assertThat(three.report().rowSquaredError()).containsExactly(one.report().rowSquaredError());
+            QuantResult fromTensor = Rtn.asymmetric().quantize(Tensor.ofFloats(w, 300, 256), spec, null);
+            assertThat(fromTensor.affine().codes()).containsExactly(one.affine().codes());
+        } finally {
+            Parallel.setParallelism(saved);
+        }
+    }
+
+    @Test
+    void badInputIsNamed() {
+        float[] w = new float[12];
+        assertThatThrownBy(() -> Rtn.asymmetric().quantize(w, 3, 4, AffineSpec.groupsAlongIn(4, 3, false)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("group size 3")
+                .hasMessageContaining("4 columns");
+        assertThatThrownBy(() -> Rtn.asymmetric().quantize(w, 3, 4, AffineSpec.groupsAlongOut(4, 2, false)))
+                .hasMessageContaining("group size 2").hasMessageContaining("3 rows");
+        assertThatThrownBy(() -> AffineSpec.groupsAlongIn(9, 4, false)).hasMessageContaining("got 9");
+        assertThatThrownBy(() -> AffineSpec.groupsAlongIn(1, 4, false)).hasMessageContaining("got 1");
+        assertThatThrownBy(() -> Rtn.asymmetric().quantize(new float[0], 0, 4, AffineSpec.perTensor(4, false)))
+                .hasMessageContaining("empty [0, 4]");
+        assertThatThrownBy(() -> Rtn.asymmetric().quantize(w, 4, 4, AffineSpec.perTensor(4, false)))
+                .hasMessageContaining("12 weights").hasMessageContaining("expected 16");
+        float[] nan = new float[12];
+        nan[7] = Float.NaN;
+        assertThatThrownBy(() -> Rtn.asymmetric().quantize(nan, 3, 4, AffineSpec.perTensor(4, false)))
+                .hasMessageContaining("row 1, col 3 is NaN");
+        nan[7] = Float.NEGATIVE_INFINITY;
+        assertThatThrownBy(() -> Rtn.defaults().quantize(nan, 3, 4, AffineSpec.perTensor(4, true)))
+                .hasMessageContaining("row 1, col 3 is -Infinity");
+        assertThatThrownBy(() -> Rtn.asymmetric().quantize(w, 3, 4, AffineSpec.perTensor(4, true)))
+                .hasMessageContaining("asymmetric rule needs an asymmetric spec");
+        assertThatThrownBy(() -> Rtn.symmetric().quantize(w, 3, 4, AffineSpec.perTensor(4, false)))
+                .hasMessageContaining("symmetric rule needs a symmetric spec");
+        assertThatThrownBy(() -> Rtn.asymmetric().quantize(w, 3, 4, AffineSpec.perTensor(4, false),
+                ArrayCalibrationStats.of(10, new float[5], new float[5])))
+                .hasMessageContaining("5 input features").hasMessageContaining("4 columns");
+        float[] huge = {1e9f, -1e9f, 0, 1};
+        assertThatThrownBy(() -> Rtn.asymmetric().quantize(huge, 1, 4, AffineSpec.perTensor(4, false)
+                .withScaleType(DType.F16))).hasMessageContaining("overflows F16");
+    }
+}
