@@ -113,8 +113,13 @@ public final class AdaptedLinear {
         if (s.residual() != null) {
             replaceBase(s.residual());
         }
+        float[] a0 = s.a().clone(), b0 = s.b().clone();
         LoraAdapter a = config.dora() ? new DoraAdapter(name, module, base, config, s.a(), s.b())
                 : new LoraAdapter(name, module, base.in, base.out, config, s.a(), s.b());
+        if (s.residual() != null) {
+            a.initialA = a0;
+            a.initialB = b0;
+        }
         slots.add(new Slot(a));
         return a;
     }
@@ -267,7 +272,17 @@ public final class AdaptedLinear {
 
     /** Inference forward (no dropout; DyLoRA at its inference rank): a new Y [n, out]. */
     public float[] forward(float[] x, int n) {
-        return run(x, n, false).output;
+        return run(x, n, false, null).output;
+    }
+
+    /** Inference forward into Y [n, out] (overwritten). */
+    public void forward(float[] x, int n, float[] y) {
+        Objects.requireNonNull(y, "Y is null");
+        if ((long) n * base.out != y.length) {
+            throw new IllegalArgumentException(module + ": Y has " + y.length + " elements, expected [" + n + ", "
+                    + base.out + "]");
+        }
+        run(x, n, false, y);
     }
 
     /**
@@ -275,10 +290,10 @@ public final class AdaptedLinear {
      * kept by reference (not copied; PaCA keeps only its columns): do not change it before backward.
      */
     public Activations train(float[] x, int n) {
-        return run(x, n, true);
+        return run(x, n, true, null);
     }
 
-    private Activations run(float[] x, int n, boolean training) {
+    private Activations run(float[] x, int n, boolean training, float[] into) {
         Objects.requireNonNull(x, "X is null");
         if (n < 0) {
             throw new IllegalArgumentException("negative row count n = " + n);
@@ -287,7 +302,7 @@ public final class AdaptedLinear {
             throw new IllegalArgumentException(module + ": X has " + x.length + " elements, expected [" + n + ", "
                     + base.in + "] = " + (long) n * base.in);
         }
-        float[] y = new float[Math.multiplyExact(n, base.out)];
+        float[] y = into != null ? into : new float[Math.multiplyExact(n, base.out)];
         base.linear.forward(x, n, y);
         Pass p = new Pass(base, x, n, training);
         boolean needBase = false;
@@ -421,8 +436,19 @@ public final class AdaptedLinear {
 
     /** W' = W + Σ w_k·ΔW_k as a new row-major float array [out, in]. */
     public float[] mergedWeights() {
+        float[] w = new float[Math.multiplyExact(base.out, base.in)];
+        mergedWeights(w);
+        return w;
+    }
+
+    /** W' = W + Σ w_k·ΔW_k into {@code w} (row-major [out, in], overwritten). */
+    public void mergedWeights(float[] w) {
         int in = base.in, out = base.out;
-        float[] w = new float[Math.multiplyExact(out, in)];
+        Objects.requireNonNull(w, "destination");
+        if ((long) out * in != w.length) {
+            throw new IllegalArgumentException(module + ": merge destination has " + w.length + " elements, expected ["
+                    + out + ", " + in + "]");
+        }
         List<Slot> rest = new ArrayList<>();
         List<Slot> tiled = new ArrayList<>();
         for (Slot s : slots) {
@@ -444,7 +470,6 @@ public final class AdaptedLinear {
                 s.adapter.mergeInto(base, w0, w, s.weight);
             }
         }
-        return w;
     }
 
     /**

@@ -19,6 +19,9 @@ public class LoraAdapter extends Adapter {
     final Parameter b;
     final Dropout dropout;
     final int r;
+    /** A₀ and B₀ when the init replaced the base by W − s·B₀·A₀ (PiSSA, OLoRA), else null: for saving relative to W. */
+    float[] initialA;
+    float[] initialB;
     /** Extra basis columns of the randomized SVD for PiSSA ({@code torch.svd_lowrank} as PEFT calls it uses none). */
     static final int PISSA_OVERSAMPLING = 8;
 

@@ -20,6 +20,10 @@ public final class SorsaAdapter extends Adapter {
     private final Parameter s;
     private final Parameter b;
     private final Dropout dropout;
+    /** The factors at init (the base is W − s·B₀·diag(S₀)·A₀): for saving relative to the original W. */
+    final float[] initialA;
+    final float[] initialS;
+    final float[] initialB;
 
     record Start(float[] a, float[] s, float[] b, double[] residual) {
     }
@@ -56,6 +60,9 @@ public final class SorsaAdapter extends Adapter {
         this.s = register("sorsa_S", st.s(), r);
         this.b = register("sorsa_B", st.b(), out, r);
         this.dropout = new Dropout(config.dropout(), config.seed() ^ 0x2545F4914F6CDD1DL);
+        this.initialA = st.a().clone();
+        this.initialS = st.s().clone();
+        this.initialB = st.b().clone();
     }
 
     @Override
