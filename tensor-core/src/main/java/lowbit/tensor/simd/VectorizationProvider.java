@@ -67,6 +67,9 @@ public abstract class VectorizationProvider {
     /** The group-wise affine layout's kernels (dequantize and GEMV over packed 2..8-bit codes). */
     public abstract AffineKernels affine();
 
+    /** The double-precision kernels (dot, axpy, GEMM) of the small dense linear algebra (Cholesky). */
+    public abstract DoubleKernels doubles();
+
     @Override
     public String toString() {
         return vectorBitSize() == 0 ? name() : name() + " (" + vectorBitSize() + "-bit vectors)";
@@ -156,6 +159,7 @@ public abstract class VectorizationProvider {
         private final GgmlKernels ggml = new ScalarGgmlKernels();
         private final HalfKernels halves = new ScalarHalfKernels();
         private final AffineKernels affine = new ScalarAffineKernels();
+        private final DoubleKernels doubles = new ScalarDoubleKernels();
 
         @Override
         public String name() {
@@ -195,6 +199,11 @@ public abstract class VectorizationProvider {
         @Override
         public AffineKernels affine() {
             return affine;
+        }
+
+        @Override
+        public DoubleKernels doubles() {
+            return doubles;
         }
     }
 }

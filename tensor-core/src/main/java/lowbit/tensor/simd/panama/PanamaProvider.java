@@ -2,6 +2,7 @@ package lowbit.tensor.simd.panama;
 
 import lowbit.tensor.simd.AffineKernels;
 import lowbit.tensor.simd.DenseKernels;
+import lowbit.tensor.simd.DoubleKernels;
 import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.PackKernels;
 import lowbit.tensor.simd.GgmlKernels;
@@ -19,6 +20,7 @@ public final class PanamaProvider extends VectorizationProvider {
     private final GgmlKernels ggml;
     private final HalfKernels halves;
     private final AffineKernels affine;
+    private final DoubleKernels doubles = new PanamaDoubleKernels();
 
     /**
      * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
@@ -78,5 +80,10 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public AffineKernels affine() {
         return affine;
+    }
+
+    @Override
+    public DoubleKernels doubles() {
+        return doubles;
     }
 }
