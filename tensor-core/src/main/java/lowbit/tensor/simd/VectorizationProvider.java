@@ -73,6 +73,9 @@ public abstract class VectorizationProvider {
     /** The 4-bit codebook layouts' kernels (NF4, FP4). */
     public abstract CodebookKernels codebooks();
 
+    /** The double-precision kernels (dot, axpy, GEMM) of the small dense linear algebra (Cholesky). */
+    public abstract DoubleKernels doubles();
+
     @Override
     public String toString() {
         return vectorBitSize() == 0 ? name() : name() + " (" + vectorBitSize() + "-bit vectors)";
@@ -164,6 +167,7 @@ public abstract class VectorizationProvider {
         private final KQuantKernels kquants = new ScalarKQuantKernels();
         private final AffineKernels affine = new ScalarAffineKernels();
         private final CodebookKernels codebooks = new ScalarCodebookKernels();
+        private final DoubleKernels doubles = new ScalarDoubleKernels();
 
         @Override
         public String name() {
@@ -213,6 +217,11 @@ public abstract class VectorizationProvider {
         @Override
         public CodebookKernels codebooks() {
             return codebooks;
+        }
+
+        @Override
+        public DoubleKernels doubles() {
+            return doubles;
         }
     }
 }

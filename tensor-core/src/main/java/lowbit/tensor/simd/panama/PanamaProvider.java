@@ -3,6 +3,7 @@ package lowbit.tensor.simd.panama;
 import lowbit.tensor.simd.AffineKernels;
 import lowbit.tensor.simd.CodebookKernels;
 import lowbit.tensor.simd.DenseKernels;
+import lowbit.tensor.simd.DoubleKernels;
 import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.PackKernels;
 import lowbit.tensor.simd.GgmlKernels;
@@ -23,6 +24,7 @@ public final class PanamaProvider extends VectorizationProvider {
     private final KQuantKernels kquants;
     private final AffineKernels affine;
     private final CodebookKernels codebooks;
+    private final DoubleKernels doubles = new PanamaDoubleKernels();
 
     /**
      * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
@@ -94,5 +96,10 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public CodebookKernels codebooks() {
         return codebooks;
+    }
+
+    @Override
+    public DoubleKernels doubles() {
+        return doubles;
     }
 }
