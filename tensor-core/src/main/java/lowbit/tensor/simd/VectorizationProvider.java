@@ -64,8 +64,14 @@ public abstract class VectorizationProvider {
     /** The F16/BF16 &harr; F32 storage conversions. */
     public abstract HalfKernels halves();
 
+    /** The ggml k-quant kernels (Q8_K encoder, Q2_K..Q6_K &times; Q8_K integer dot products). */
+    public abstract KQuantKernels kquants();
+
     /** The group-wise affine layout's kernels (dequantize and GEMV over packed 2..8-bit codes). */
     public abstract AffineKernels affine();
+
+    /** The 4-bit codebook layouts' kernels (NF4, FP4). */
+    public abstract CodebookKernels codebooks();
 
     /** The double-precision kernels (dot, axpy, GEMM) of the small dense linear algebra (Cholesky). */
     public abstract DoubleKernels doubles();
@@ -158,7 +164,9 @@ public abstract class VectorizationProvider {
         private final PackKernels packing = new ScalarPackKernels();
         private final GgmlKernels ggml = new ScalarGgmlKernels();
         private final HalfKernels halves = new ScalarHalfKernels();
+        private final KQuantKernels kquants = new ScalarKQuantKernels();
         private final AffineKernels affine = new ScalarAffineKernels();
+        private final CodebookKernels codebooks = new ScalarCodebookKernels();
         private final DoubleKernels doubles = new ScalarDoubleKernels();
 
         @Override
@@ -197,8 +205,18 @@ public abstract class VectorizationProvider {
         }
 
         @Override
+        public KQuantKernels kquants() {
+            return kquants;
+        }
+
+        @Override
         public AffineKernels affine() {
             return affine;
+        }
+
+        @Override
+        public CodebookKernels codebooks() {
+            return codebooks;
         }
 
         @Override

@@ -1,12 +1,14 @@
 package lowbit.tensor.simd.panama;
 
 import lowbit.tensor.simd.AffineKernels;
+import lowbit.tensor.simd.CodebookKernels;
 import lowbit.tensor.simd.DenseKernels;
 import lowbit.tensor.simd.DoubleKernels;
 import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.PackKernels;
 import lowbit.tensor.simd.GgmlKernels;
 import lowbit.tensor.simd.HalfKernels;
+import lowbit.tensor.simd.KQuantKernels;
 import lowbit.tensor.simd.VectorizationProvider;
 
 /**
@@ -19,7 +21,9 @@ public final class PanamaProvider extends VectorizationProvider {
     private final PackKernels packing;
     private final GgmlKernels ggml;
     private final HalfKernels halves;
+    private final KQuantKernels kquants;
     private final AffineKernels affine;
+    private final CodebookKernels codebooks;
     private final DoubleKernels doubles = new PanamaDoubleKernels();
 
     /**
@@ -39,7 +43,9 @@ public final class PanamaProvider extends VectorizationProvider {
         this.packing = new PanamaPackKernels();
         this.ggml = new PanamaGgmlKernels();
         this.halves = new PanamaHalfKernels();
-        this.affine = new lowbit.tensor.simd.ScalarAffineKernels();
+        this.affine = new PanamaAffineKernels();
+        this.codebooks = new PanamaCodebookKernels();
+        this.kquants = new PanamaKQuantKernels();
     }
 
     @Override
@@ -78,8 +84,18 @@ public final class PanamaProvider extends VectorizationProvider {
     }
 
     @Override
+    public KQuantKernels kquants() {
+        return kquants;
+    }
+
+    @Override
     public AffineKernels affine() {
         return affine;
+    }
+
+    @Override
+    public CodebookKernels codebooks() {
+        return codebooks;
     }
 
     @Override
