@@ -216,6 +216,37 @@ public final class Gptq implements Quantizer {
         return Groupwise.result(name(), w, rows, cols, m, null, t0, opts);
     }
 
+    /**
+     * GPTQ that keeps the weights chosen by {@code selector} (on the matrix it quantizes, with the same statistics)
+     * exact: "outliers with GPTQ" (GWQ's gradients, EasyQuant's σ rule, saliency).
+     */
+    public Quantizer withOutliers(OutlierSelector selector) {
+        Objects.requireNonNull(selector, "gptq: outlier selector is null");
+        Gptq self = this;
+        return new Quantizer() {
+            @Override
+            public String name() {
+                return "gptq+" + selector.name();
+            }
+
+            @Override
+            public QuantResult quantize(float[] w, int rows, int cols, AffineSpec spec, CalibrationStats stats) {
+                Groupwise.checkInput(name(), w, rows, cols, spec, stats);
+                QuantResult q = self.quantize(w, rows, cols, spec, stats, selector.select(w, rows, cols, stats));
+                Map<String, String> opts = new LinkedHashMap<>(q.report().options());
+                opts.put("outliers", selector.name());
+                QuantReport r = q.report();
+                return new QuantResult(q.matrix(), q.transform(), new QuantReport(name(), r.spec(), r.rows(), r.cols(),
+                        r.squaredError(), r.rowSquaredError(), r.groupSquaredError(), r.outliers(), r.nanos(), opts));
+            }
+
+            @Override
+            public String toString() {
+                return name();
+            }
+        };
+    }
+
     static boolean[] outlierMask(int[] exact, int rows, int cols) {
         if (exact == null || exact.length == 0) {
             return null;
