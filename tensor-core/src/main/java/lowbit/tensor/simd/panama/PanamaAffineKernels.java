@@ -42,9 +42,9 @@ final class PanamaAffineKernels implements AffineKernels {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final int L = F.length();
     /** Codes per unit. */
-    private static final int U = Math.max(L, 8);
+    static final int U = Math.max(L, 8);
     /** Float vectors per unit: 1, or 2 at 128 bits. */
-    private static final int P = U / L;
+    static final int P = U / L;
     /** Bytes of one load. */
     private static final int LOAD = B.length();
     /**
@@ -54,9 +54,9 @@ final class PanamaAffineKernels implements AffineKernels {
     private static final boolean FMA = Species.FMA;
 
     /** SHUFFLE[n][p]: the byte shuffle of vector p of a unit of n-bit codes. */
-    private static final VectorShuffle<Byte>[][] SHUFFLE;
+    static final VectorShuffle<Byte>[][] SHUFFLE;
     /** SHIFT[n][p]: the per-lane right shifts. */
-    private static final IntVector[][] SHIFT;
+    static final IntVector[][] SHIFT;
 
     static {
         @SuppressWarnings("unchecked")
@@ -84,7 +84,7 @@ final class PanamaAffineKernels implements AffineKernels {
     }
 
     /** The unit's vector p as floats q − z. */
-    private static FloatVector decode(MemorySegment codes, long off, VectorShuffle<Byte> shuffle, IntVector shift,
+    static FloatVector decode(MemorySegment codes, long off, VectorShuffle<Byte> shuffle, IntVector shift,
             int mask, IntVector z) {
         return (FloatVector) ByteVector.fromMemorySegment(B, codes, off, LE).rearrange(shuffle).reinterpretAsInts()
                 .lanewise(VectorOperators.LSHR, shift).and(mask).sub(z).convert(VectorOperators.I2F, 0);
