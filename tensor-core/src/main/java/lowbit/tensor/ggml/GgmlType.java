@@ -6,8 +6,10 @@ package lowbit.tensor.ggml;
  * fixed and in current use are listed; a GGUF reader maps an id with {@link #fromId}.
  *
  * <p>lowbit encodes, decodes and multiplies {@link #Q4_0}, {@link #Q4_1}, {@link #Q5_0}, {@link #Q5_1},
- * {@link #Q8_0} and {@link #Q8_1} (classes of the same name in this package); the others are listed so that files
- * holding them can be sized and skipped.
+ * {@link #Q8_0} and {@link #Q8_1}, and the k-quants {@link #Q2_K}, {@link #Q3_K}, {@link #Q4_K}, {@link #Q5_K},
+ * {@link #Q6_K} with their activation type {@link #Q8_K} (classes of the same name in this package; encoders
+ * byte-identical to ggml's {@code quantize_row_*_ref}); the others are listed so that files holding them can be
+ * sized and skipped.
  */
 public enum GgmlType {
     /** IEEE binary32. */
@@ -26,15 +28,15 @@ public enum GgmlType {
     Q8_0(8, 32, 34),
     /** 32 × 8-bit, fp16 scale and fp16 scale·sum: 36 bytes (activation type for Q4_1/Q5_1). */
     Q8_1(9, 32, 36),
-    /** k-quant, 256 elements: 84 bytes. */
+    /** k-quant, 256 elements: 16 × (4-bit scale, 4-bit min), 2-bit codes, fp16 d and dmin: 84 bytes. */
     Q2_K(10, 256, 84),
-    /** k-quant, 256 elements: 110 bytes. */
+    /** k-quant, 256 elements: 3-bit codes (high bits in a mask), 16 six-bit scales, fp16 d: 110 bytes. */
     Q3_K(11, 256, 110),
-    /** k-quant, 256 elements: 144 bytes. */
+    /** k-quant, 256 elements: fp16 d and dmin, 8 × (6-bit scale, 6-bit min), 4-bit codes: 144 bytes. */
     Q4_K(12, 256, 144),
-    /** k-quant, 256 elements: 176 bytes. */
+    /** k-quant, 256 elements: as Q4_K with 5-bit codes: 176 bytes. */
     Q5_K(13, 256, 176),
-    /** k-quant, 256 elements: 210 bytes. */
+    /** k-quant, 256 elements: 6-bit codes, 16 int8 scales, fp16 d: 210 bytes. */
     Q6_K(14, 256, 210),
     /** k-quant activation type, 256 elements: f32 scale, 256 codes, 16 int16 sums: 292 bytes. */
     Q8_K(15, 256, 292),

@@ -64,11 +64,20 @@ public abstract class VectorizationProvider {
     /** The F16/BF16 &harr; F32 storage conversions. */
     public abstract HalfKernels halves();
 
+    /** The ggml k-quant kernels (Q8_K encoder, Q2_K..Q6_K &times; Q8_K integer dot products). */
+    public abstract KQuantKernels kquants();
+
     /** The group-wise affine layout's kernels (dequantize and GEMV over packed 2..8-bit codes). */
     public abstract AffineKernels affine();
 
     /** The 4-bit codebook layouts' kernels (NF4, FP4). */
     public abstract CodebookKernels codebooks();
+
+    /** The double-precision kernels (dot, axpy, GEMM) of the small dense linear algebra (Cholesky). */
+    public abstract DoubleKernels doubles();
+
+    /** The sparse layouts' kernels (N:M compressed rows, plain and quantized; column-subset GEMV). */
+    public abstract SparseKernels sparse();
 
     @Override
     public String toString() {
@@ -158,8 +167,11 @@ public abstract class VectorizationProvider {
         private final PackKernels packing = new ScalarPackKernels();
         private final GgmlKernels ggml = new ScalarGgmlKernels();
         private final HalfKernels halves = new ScalarHalfKernels();
+        private final KQuantKernels kquants = new ScalarKQuantKernels();
         private final AffineKernels affine = new ScalarAffineKernels();
         private final CodebookKernels codebooks = new ScalarCodebookKernels();
+        private final DoubleKernels doubles = new ScalarDoubleKernels();
+        private final SparseKernels sparse = new ScalarSparseKernels();
 
         @Override
         public String name() {
@@ -197,6 +209,11 @@ public abstract class VectorizationProvider {
         }
 
         @Override
+        public KQuantKernels kquants() {
+            return kquants;
+        }
+
+        @Override
         public AffineKernels affine() {
             return affine;
         }
@@ -204,6 +221,16 @@ public abstract class VectorizationProvider {
         @Override
         public CodebookKernels codebooks() {
             return codebooks;
+        }
+
+        @Override
+        public DoubleKernels doubles() {
+            return doubles;
+        }
+
+        @Override
+        public SparseKernels sparse() {
+            return sparse;
         }
     }
 }

@@ -42,9 +42,9 @@ final class PanamaAffineKernels implements AffineKernels {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final int L = F.length();
     /** Codes per unit. */
-    private static final int U = Math.max(L, 8);
+    static final int U = Math.max(L, 8);
     /** Float vectors per unit: 1, or 2 at 128 bits. */
-    private static final int P = U / L;
+    static final int P = U / L;
     /** Bytes of one load. */
     private static final int LOAD = B.length();
     /**
@@ -54,9 +54,9 @@ final class PanamaAffineKernels implements AffineKernels {
     private static final boolean FMA = Species.FMA;
 
     /** SHUFFLE[n][p]: the byte shuffle of vector p of a unit of n-bit codes. */
-    private static final VectorShuffle<Byte>[][] SHUFFLE;
+    static final VectorShuffle<Byte>[][] SHUFFLE;
     /** SHIFT[n][p]: the per-lane right shifts. */
-    private static final IntVector[][] SHIFT;
+    static final IntVector[][] SHIFT;
 
     static {
         @SuppressWarnings("unchecked")
@@ -92,7 +92,7 @@ final class PanamaAffineKernels implements AffineKernels {
      * The unit's vector p as floats q − z, given {@code zf} = 2^23 + z: (2^23 + q) − (2^23 + z) is exact, and the
      * OR with the exponent bits replaces an integer subtraction and an int→float conversion (measured 6-9 % faster).
      */
-    private static FloatVector decode(MemorySegment codes, long off, VectorShuffle<Byte> shuffle, IntVector shift,
+    static FloatVector decode(MemorySegment codes, long off, VectorShuffle<Byte> shuffle, IntVector shift,
             int mask, FloatVector zf) {
         return ByteVector.fromMemorySegment(B, codes, off, LE).rearrange(shuffle).reinterpretAsInts()
                 .lanewise(VectorOperators.LSHR, shift).and(mask).or(MAGIC).reinterpretAsFloats().sub(zf);

@@ -3,10 +3,13 @@ package lowbit.tensor.simd.panama;
 import lowbit.tensor.simd.AffineKernels;
 import lowbit.tensor.simd.CodebookKernels;
 import lowbit.tensor.simd.DenseKernels;
+import lowbit.tensor.simd.DoubleKernels;
 import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.PackKernels;
 import lowbit.tensor.simd.GgmlKernels;
 import lowbit.tensor.simd.HalfKernels;
+import lowbit.tensor.simd.KQuantKernels;
+import lowbit.tensor.simd.SparseKernels;
 import lowbit.tensor.simd.VectorizationProvider;
 
 /**
@@ -19,8 +22,11 @@ public final class PanamaProvider extends VectorizationProvider {
     private final PackKernels packing;
     private final GgmlKernels ggml;
     private final HalfKernels halves;
+    private final KQuantKernels kquants;
     private final AffineKernels affine;
     private final CodebookKernels codebooks;
+    private final DoubleKernels doubles = new PanamaDoubleKernels();
+    private final SparseKernels sparse;
 
     /**
      * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
@@ -41,6 +47,8 @@ public final class PanamaProvider extends VectorizationProvider {
         this.halves = new PanamaHalfKernels();
         this.affine = new PanamaAffineKernels();
         this.codebooks = new PanamaCodebookKernels();
+        this.kquants = new PanamaKQuantKernels();
+        this.sparse = new PanamaSparseKernels();
     }
 
     @Override
@@ -79,6 +87,11 @@ public final class PanamaProvider extends VectorizationProvider {
     }
 
     @Override
+    public KQuantKernels kquants() {
+        return kquants;
+    }
+
+    @Override
     public AffineKernels affine() {
         return affine;
     }
@@ -86,5 +99,15 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public CodebookKernels codebooks() {
         return codebooks;
+    }
+
+    @Override
+    public DoubleKernels doubles() {
+        return doubles;
+    }
+
+    @Override
+    public SparseKernels sparse() {
+        return sparse;
     }
 }
