@@ -40,7 +40,7 @@ def main():
                 continue
             ratio = score / b_score if throughput else b_score / score
             p = ",".join(f"{k}={v}" for k, v in params)
-            print(f"{cls + '.' + name:<40} {p:<36} {variant:>10} {score:>10.3f} {unit:<3} {b_score:>10.3f} {ratio:>7.1f}x")
+            print(f"{cls + '.' + name:<40} {p:<36} {variant:>10} {score:>10.3f} {unit:<3} {b_score:>10.3f} {ratio:>7.2f}x")
 
 
 if __name__ == "__main__":

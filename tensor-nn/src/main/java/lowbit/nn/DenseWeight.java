@@ -1,5 +1,6 @@
 package lowbit.nn;
 
+import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import lowbit.tensor.DType;
 import lowbit.tensor.Shape;
@@ -17,11 +18,17 @@ import lowbit.tensor.linalg.Gemm;
  */
 public final class DenseWeight implements LinearWeight {
     private final Tensor w;
+    /** The float[] behind an F32 weight made from an array (the GEMM's fastest operand), else null. */
+    private final float[] array;
     private final int out;
     private final int in;
     private final boolean trainable;
 
     DenseWeight(Tensor w, boolean trainable) {
+        this(w, null, trainable);
+    }
+
+    private DenseWeight(Tensor w, float[] array, boolean trainable) {
         Objects.requireNonNull(w, "weight tensor is null");
         if (w.shape().rank() != 2) {
             throw new IllegalArgumentException("a Linear weight must be a matrix [out, in], got shape " + w.shape());
@@ -35,19 +42,23 @@ public final class DenseWeight implements LinearWeight {
             throw new IllegalArgumentException("weight " + w.shape() + " has a dimension over 2^31 - 1");
         }
         this.w = w;
+        this.array = array;
         this.out = (int) o;
         this.in = (int) i;
         this.trainable = trainable;
     }
 
-    /** A trainable F32 weight over the row-major array {@code w} [out, in] (wrapped, not copied). */
+    /**
+     * A trainable F32 weight over the row-major array {@code w} [out, in] (wrapped, not copied: do not change it
+     * while the weight is in use). The products read the array directly, the fastest form for lowbit's GEMM.
+     */
     public static DenseWeight of(float[] w, int out, int in) {
         Objects.requireNonNull(w, "weight array is null");
         if (out < 0 || in < 0 || (long) out * in != w.length) {
             throw new IllegalArgumentException("weight array has " + w.length + " elements, expected [" + out + ", "
                     + in + "] = " + (long) out * in);
         }
-        return new DenseWeight(Tensor.ofFloats(w, out, in), true);
+        return new DenseWeight(Tensor.wrap(MemorySegment.ofArray(w), DType.F32, Shape.of(out, in)), w, true);
     }
 
     /** A trainable weight over a matrix tensor [out, in] of dtype F32, F16 or BF16. */
@@ -57,7 +68,7 @@ public final class DenseWeight implements LinearWeight {
 
     /** The same storage, marked frozen: a {@link Linear} over it computes only {@code dX}. */
     public DenseWeight frozen() {
-        return trainable ? new DenseWeight(w, false) : this;
+        return trainable ? new DenseWeight(w, array, false) : this;
     }
 
     /** The matrix tensor [out, in]. */
@@ -82,7 +93,11 @@ public final class DenseWeight implements LinearWeight {
 
     @Override
     public void forward(float[] x, int n, float[] bias, float[] y) {
-        Gemm.linear(x, n, w, bias, y);
+        if (array != null) {
+            Gemm.linear(x, n, in, array, out, bias, y);
+        } else {
+            Gemm.linear(x, n, w, bias, y);
+        }
     }
 
     @Override
@@ -90,12 +105,16 @@ public final class DenseWeight implements LinearWeight {
         Objects.requireNonNull(dy, "dY is null");
         Objects.requireNonNull(dx, "dX is null");
         LinearChecks.backwardInput(describe(), dy, n, out, in, dx);
-        Gemm.gemm(false, false, n, in, out, 1f, dy, 0, out, w.segment(), w.dtype(), 0, in, 0f, dx, 0, in);
+        if (array != null) {
+            Gemm.gemm(false, false, n, in, out, 1f, dy, 0, out, array, 0, in, 0f, dx, 0, in);
+        } else {
+            Gemm.gemm(false, false, n, in, out, 1f, dy, 0, out, w.segment(), w.dtype(), 0, in, 0f, dx, 0, in);
+        }
     }
 
     @Override
     public float[] toFloats() {
-        return w.toFloatArray();
+        return array != null ? array.clone() : w.toFloatArray();
     }
 
     @Override

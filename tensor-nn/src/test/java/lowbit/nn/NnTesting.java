@@ -6,19 +6,19 @@ import java.util.Random;
 import java.util.function.ToDoubleFunction;
 
 /** Test helpers: random data, double-precision finite differences, and element-wise comparisons that name the index. */
-final class NnTesting {
+public final class NnTesting {
     private NnTesting() {
     }
 
     /** Unit roundoff of float. */
-    static final double U = 0x1p-24;
+    public static final double U = 0x1p-24;
 
     /** γ_n = n·u/(1 − n·u) (Higham eq. 3.4): the relative error bound of a float sum or dot product of n terms. */
-    static double gamma(long n) {
+    public static double gamma(long n) {
         return n * U / (1 - n * U);
     }
 
-    static float[] randn(Random r, int n, double scale) {
+    public static float[] randn(Random r, int n, double scale) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) {
             a[i] = (float) (r.nextGaussian() * scale);
@@ -26,7 +26,7 @@ final class NnTesting {
         return a;
     }
 
-    static double[] toDouble(float[] a) {
+    public static double[] toDouble(float[] a) {
         double[] d = new double[a.length];
         for (int i = 0; i < a.length; i++) {
             d[i] = a[i];
@@ -40,7 +40,7 @@ final class NnTesting {
      * rounding error about u_double·|L|/h ≈ 1e-11·|L|: both far below float precision, so the result is the exact
      * gradient for the purpose of checking a float implementation.
      */
-    static double[] finiteDifferences(ToDoubleFunction<double[]> loss, double[] x) {
+    public static double[] finiteDifferences(ToDoubleFunction<double[]> loss, double[] x) {
         double[] g = new double[x.length];
         double[] p = x.clone();
         for (int i = 0; i < x.length; i++) {
@@ -56,7 +56,7 @@ final class NnTesting {
     }
 
     /** Σ w_i·y_i: the scalar loss whose gradient w.r.t. y is w (used to turn a backward pass into a gradient check). */
-    static double dot(double[] y, float[] w) {
+    public static double dot(double[] y, float[] w) {
         double s = 0;
         for (int i = 0; i < y.length; i++) {
             s += y[i] * w[i];
@@ -65,7 +65,7 @@ final class NnTesting {
     }
 
     /** |actual_i − expected_i| ≤ tol_i for every i, else a failure naming the index, the values and the seed. */
-    static void assertClose(String what, long seed, float[] actual, double[] expected, double[] tol) {
+    public static void assertClose(String what, long seed, float[] actual, double[] expected, double[] tol) {
         if (actual.length != expected.length) {
             fail(what + " (seed " + seed + "): length " + actual.length + " vs " + expected.length);
         }
@@ -79,7 +79,7 @@ final class NnTesting {
     }
 
     /** {@link #assertClose(String, long, float[], double[], double[])} with one tolerance for every element. */
-    static void assertClose(String what, long seed, float[] actual, double[] expected, double tol) {
+    public static void assertClose(String what, long seed, float[] actual, double[] expected, double tol) {
         double[] t = new double[actual.length];
         java.util.Arrays.fill(t, tol);
         assertClose(what, seed, actual, expected, t);

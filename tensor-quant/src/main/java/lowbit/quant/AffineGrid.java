@@ -15,7 +15,7 @@ import lowbit.tensor.layout.GroupwiseAffine;
  *
  * <p><b>Scales</b> are rounded to the spec's scale type (F16: nearest even) <em>before</em> codes are chosen, so
  * codes are optimal for the grid actually stored; a scale below the smallest positive F16 (2⁻²⁴) is raised to it,
- * and a range of zero width gets s = 1 (all-zero group) or s = |c| (constant group c, represented exactly).
+ * an all-zero group gets s = 1 and a constant group c is exact (its range widened to include 0 ends at c).
  *
  * <p>Scale and zero point travel packed in one {@code long} ({@link #pack}) on hot paths so that fitting a group
  * allocates nothing.
@@ -58,26 +58,25 @@ public final class AffineGrid {
 
     /**
      * Asymmetric (s, z) for the range [lo, hi] (lo ≤ hi): s = (hi − lo)/maxq, z = clamp(round(−lo/s), 0, maxq).
-     * With {@code zeroInRange} the range is first widened to include 0 (GPTQ: lo ← min(lo, 0), hi ← max(hi, 0)).
+     * Because the layout's z lies in [0, maxq], its grid always contains 0, so the range is widened to include 0
+     * (lo ← min(lo, 0), hi ← max(hi, 0), GPTQ's rule) whatever {@code zeroInRange} says: with a range on one side of
+     * 0, the plain min/max scale with a clamped z (AutoAWQ's behaviour) could not reach the group's far end. The flag
+     * is kept for callers that state the rule explicitly; an empty range (all zeros) gets s = 1, z = 0.
      */
     public static long asymmetric(float lo, float hi, int bits, boolean zeroInRange, DType scaleType) {
         int maxq = (1 << bits) - 1;
-        if (zeroInRange) {
-            lo = Math.min(lo, 0f);
-            hi = Math.max(hi, 0f);
-        }
+        // z ∈ [0, maxq] means the grid s·([0, maxq] − z) always contains 0: a range on one side of 0 is widened to
+        // reach it (otherwise clamping z would cut the group off), so both rules agree except where noted below
+        lo = Math.min(lo, 0f);
+        hi = Math.max(hi, 0f);
         float s;
         int z;
         if (hi - lo > 0) {
             s = storable((hi - lo) / maxq, scaleType);
             z = (int) Math.min(Math.max(Math.rint(-lo / s), 0), maxq);
-        } else if (lo == 0) {
+        } else {
             s = 1f;
             z = 0;
-        } else {
-            // constant group c: s = |c| and q − z = ±1 represent it exactly
-            s = storable(Math.abs(lo), scaleType);
-            z = lo > 0 ? 0 : 1;
         }
         return pack(s, z);
     }

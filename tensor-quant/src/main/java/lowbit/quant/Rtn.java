@@ -12,8 +12,10 @@ import lowbit.tensor.layout.GroupwiseAffine;
  *
  * <ul>
  *   <li><b>Asymmetric</b> ({@link #asymmetric()}, the default for asymmetric specs): lo = min w, hi = max w,
- *       s = (hi − lo)/maxq, z = round(−lo/s). {@link #asymmetricZeroInRange()} first widens the range to contain 0
- *       (lo ≤ 0 ≤ hi), as GPTQ's reference quantizer does, so that 0 is exactly representable.</li>
+ *       s = (hi − lo)/maxq, z = round(−lo/s). {@link #asymmetricZeroInRange()} is GPTQ's rule, which first widens
+ *       the range to contain 0 (lo ≤ 0 ≤ hi). On this layout the two coincide: its integer zero point lies in
+ *       [0, maxq], so every grid contains 0, and a group on one side of 0 must be widened to reach 0 anyway (a
+ *       clamped z with the narrow scale, as AutoAWQ does, would cut the group off); see {@link AffineGrid}.</li>
  *   <li><b>Symmetric</b> ({@link #symmetric()}, the default for symmetric specs): s = max|w|/(2^(b−1) − 1), z =
  *       2^(b−1) (no clipping; code 0 unused). {@link #symmetricGptq()} uses GPTQ's s = 2·max|w|/maxq, which uses
  *       all 2^b codes but clips the positive end by one step.</li>

@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import lowbit.nn.DenseWeight;
 import lowbit.nn.Embedding;
 import lowbit.nn.LayerNorm;
 import lowbit.nn.Linear;
@@ -68,7 +69,7 @@ public final class OnnxBertLoader {
                 int[] oi = BertEncoder.shape(c, name);
                 float[] inOut = floats(init, wName, name + " MatMul weight [in, out]", oi[1], oi[0]);
                 float[] bias = floats(init, "encoder.layer." + l + "." + MODULES[r] + ".bias", name + " bias", oi[0]);
-                linears.put(name, Linear.of(Tensor.ofFloats(transpose(inOut, oi[1], oi[0]), oi[0], oi[1]), bias));
+                linears.put(name, new Linear(DenseWeight.of(transpose(inOut, oi[1], oi[0]), oi[0], oi[1]), bias));
             }
             ln1[l] = layerNorm(init, "encoder.layer." + l + ".attention.output.LayerNorm", c);
             ln2[l] = layerNorm(init, "encoder.layer." + l + ".output.LayerNorm", c);

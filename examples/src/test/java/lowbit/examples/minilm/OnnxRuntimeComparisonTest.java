@@ -23,7 +23,7 @@ class OnnxRuntimeComparisonTest {
 
     @BeforeAll
     static void load() throws Exception {
-        model = MiniLm.load();
+        model = SharedModel.get();
         env = OrtEnvironment.getEnvironment();
         byte[] onnx;
         try (InputStream in = MiniLm.class.getResourceAsStream(MiniLm.ONNX_RESOURCE)) {

@@ -97,27 +97,14 @@ public final class GgmlOps {
         Objects.checkFromIndexSize(yOff, rows, y.length);
         // native like mapped weights: kernels that see one segment class inline its accessors (mixing heap and native
         // segments in the same loads left virtual calls in the hot loop)
-        MemorySegment act = Arena.ofAuto().allocate((long) nb * at.blockBytes(), 64);
-        quantizeActivation(weight, x, xOff, act, 0, cols);
+        MemorySegment act = prepareActivation(weight, x, xOff, cols);
         long grain = Math.max(1, Math.min(64, rows / (8L * Parallel.parallelism())));
         if (grain >= 4) {
             grain &= ~3L; // whole groups of four rows for the multi-row kernels
         }
         Parallel.forRange(0, rows, grain, (from, to) -> {
-            int n = (int) (to - from);
-            long wr = wOff + from * rowBytes;
-            int yr = yOff + (int) from;
-            switch (weight) {
-                case Q4_0 -> K.dotRowsQ4_0Q8_0(w, wr, rowBytes, n, act, 0, nb, y, yr);
-                case Q8_0 -> K.dotRowsQ8_0Q8_0(w, wr, rowBytes, n, act, 0, nb, y, yr);
-                case Q4_K -> KQ.dotRowsQ4_KQ8_K(w, wr, rowBytes, n, act, 0, nb, y, yr);
-                case Q6_K -> KQ.dotRowsQ6_KQ8_K(w, wr, rowBytes, n, act, 0, nb, y, yr);
-                default -> {
-                    for (int r = 0; r < n; r++) {
-                        y[yr + r] = dotUnchecked(weight, w, wr + r * rowBytes, act, 0, nb);
-                    }
-                }
-            }
+            dotRowsUnchecked(weight, w, wOff + from * rowBytes, rowBytes, (int) (to - from), act, nb, y,
+                    yOff + (int) from);
         });
     }
 
@@ -135,5 +122,97 @@ public final class GgmlOps {
             case Q6_K -> KQ.dotQ6_KQ8_K(w, wOff, a, aOff, nb);
             default -> throw new IllegalArgumentException("no integer dot product for ggml type " + weight);
         };
+    }
+
+    /**
+     * Encodes {@code n} floats as {@code type} with its reference encoder (dispatch to the format class), rejecting
+     * non-finite input.
+     *
+     * @throws IllegalArgumentException for a type lowbit cannot encode, a bad length or a non-finite value
+     */
+    public static void quantizeRow(GgmlType type, float[] x, int xOff, MemorySegment dst, long dstOff, int n) {
+        switch (Objects.requireNonNull(type, "type")) {
+            case Q4_0 -> Q4_0.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q4_1 -> Q4_1.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q5_0 -> Q5_0.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q5_1 -> Q5_1.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q8_0 -> Q8_0.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q8_1 -> Q8_1.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q2_K -> Q2_K.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q3_K -> Q3_K.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q4_K -> Q4_K.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q5_K -> Q5_K.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q6_K -> Q6_K.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q8_K -> Q8_K.quantizeRow(x, xOff, dst, dstOff, n);
+            default -> throw new IllegalArgumentException("no encoder for ggml type " + type);
+        }
+    }
+
+    /**
+     * Decodes {@code n} values of a {@code type} row (dispatch to the format class).
+     *
+     * @throws IllegalArgumentException for a type lowbit cannot decode or a bad length
+     */
+    public static void dequantizeRow(GgmlType type, MemorySegment src, long srcOff, float[] dst, int dstOff, int n) {
+        switch (Objects.requireNonNull(type, "type")) {
+            case Q4_0 -> Q4_0.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q4_1 -> Q4_1.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q5_0 -> Q5_0.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q5_1 -> Q5_1.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q8_0 -> Q8_0.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q8_1 -> Q8_1.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q2_K -> Q2_K.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q3_K -> Q3_K.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q4_K -> Q4_K.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q5_K -> Q5_K.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q6_K -> Q6_K.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q8_K -> Q8_K.dequantizeRow(src, srcOff, dst, dstOff, n);
+            default -> throw new IllegalArgumentException("no decoder for ggml type " + type);
+        }
+    }
+
+    /**
+     * A Q8 activation row prepared once for many {@link #dotRows} calls: x quantized to
+     * {@code activationType(weight)} in a native segment (the kernels see one segment class).
+     *
+     * @throws IllegalArgumentException for an unsupported type, a bad length or a non-finite x
+     */
+    public static MemorySegment prepareActivation(GgmlType weight, float[] x, int xOff, int n) {
+        GgmlType at = activationType(weight);
+        int nb = Blocks.blocks(weight, n);
+        Objects.checkFromIndexSize(xOff, n, x.length);
+        MemorySegment act = Arena.ofAuto().allocate(Math.max(1, (long) nb * at.blockBytes()), 64);
+        quantizeActivation(weight, x, xOff, act, 0, n);
+        return act;
+    }
+
+    /**
+     * {@code y[yOff + r] = dot(weight, w, wOff + r·rowBytes(n), act, 0, n)} for r &lt; rows, sequential: the row
+     * kernel of {@link #gemv} with an activation from {@link #prepareActivation} (its bits for the same rows).
+     */
+    public static void dotRows(GgmlType weight, MemorySegment w, long wOff, int rows, int n, MemorySegment act,
+            float[] y, int yOff) {
+        GgmlType at = activationType(weight);
+        int nb = Blocks.blocks(weight, n);
+        long rowBytes = (long) nb * weight.blockBytes();
+        Blocks.checkBytes(weight, "weight matrix of " + rows + "x" + n, w, wOff, rowBytes * rows);
+        Blocks.checkBytes(at, "activation row", act, 0, (long) nb * at.blockBytes());
+        Objects.checkFromIndexSize(yOff, rows, y.length);
+        dotRowsUnchecked(weight, w, wOff, rowBytes, rows, act, nb, y, yOff);
+    }
+
+    private static void dotRowsUnchecked(GgmlType weight, MemorySegment w, long wOff, long rowBytes, int rows,
+            MemorySegment act, int nb, float[] y, int yOff) {
+        switch (weight) {
+            case Q4_0 -> K.dotRowsQ4_0Q8_0(w, wOff, rowBytes, rows, act, 0, nb, y, yOff);
+            case Q8_0 -> K.dotRowsQ8_0Q8_0(w, wOff, rowBytes, rows, act, 0, nb, y, yOff);
+            case Q4_K -> KQ.dotRowsQ4_KQ8_K(w, wOff, rowBytes, rows, act, 0, nb, y, yOff);
+            case Q6_K -> KQ.dotRowsQ6_KQ8_K(w, wOff, rowBytes, rows, act, 0, nb, y, yOff);
+            default -> {
+                for (int r = 0; r < rows; r++) {
+                    y[yOff + r] = dotUnchecked(weight, w, wOff + r * rowBytes, act, 0, nb);
+                }
+            }
+        }
     }
 }

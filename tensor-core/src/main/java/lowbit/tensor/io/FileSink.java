@@ -13,7 +13,8 @@ import java.nio.file.StandardOpenOption;
 import java.util.Objects;
 
 /**
- * The output side shared by the model-file writers: positional writes into {@code <file>.partial}, which
+ * The file side of lowbit.tensor.io: read-only mapping for the readers ({@link #mapReadOnly}, {@link #mapShared}),
+ * and for the writers positional writes into {@code <file>.partial}, which
  * {@link #commit()} renames onto the target (atomically where the file system can) and {@link #abort()} deletes, so
  * a failed or abandoned write never leaves a truncated model file under the target name.
  *
@@ -40,6 +41,30 @@ final class FileSink implements AutoCloseable {
         this.partial = target.resolveSibling(target.getFileName() + ".partial");
         this.channel = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE, StandardOpenOption.READ);
+    }
+
+    /** Maps all of {@code file} read-only into {@code arena} (the readers' zero-copy view of a model file). */
+    static MemorySegment mapReadOnly(Path file, Arena arena) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            return ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+        }
+    }
+
+    /** What a reader builds from a mapped file and the arena that owns the mapping. */
+    @FunctionalInterface
+    interface MappedOpener<T> {
+        T open(MemorySegment bytes, Arena arena) throws IOException;
+    }
+
+    /** Maps {@code file} into a new shared arena and builds a reader on it; closes the arena if that fails. */
+    static <T> T mapShared(Path file, MappedOpener<T> opener) throws IOException {
+        Arena arena = Arena.ofShared();
+        try {
+            return opener.open(mapReadOnly(file, arena), arena);
+        } catch (IOException | RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
     }
 
     /** The file that {@link #commit()} creates. */

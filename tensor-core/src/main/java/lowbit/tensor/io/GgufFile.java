@@ -3,9 +3,7 @@ package lowbit.tensor.io;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -78,13 +76,7 @@ public final class GgufFile implements AutoCloseable {
      * @throws IOException if it cannot be opened or mapped
      */
     public static GgufFile open(Path file) throws IOException {
-        Arena arena = Arena.ofShared();
-        try {
-            return new GgufFile(file.toString(), map(file, arena), arena);
-        } catch (IOException | RuntimeException | Error e) {
-            arena.close();
-            throw e;
-        }
+        return FileSink.mapShared(file, (bytes, arena) -> new GgufFile(file.toString(), bytes, arena));
     }
 
     /**
@@ -94,7 +86,7 @@ public final class GgufFile implements AutoCloseable {
      * @throws IOException if it cannot be opened or mapped
      */
     public static GgufFile open(Path file, Arena arena) throws IOException {
-        return new GgufFile(file.toString(), map(file, Objects.requireNonNull(arena, "arena")), null);
+        return new GgufFile(file.toString(), FileSink.mapReadOnly(file, Objects.requireNonNull(arena, "arena")), null);
     }
 
     /**
@@ -107,11 +99,6 @@ public final class GgufFile implements AutoCloseable {
         return new GgufFile(Objects.requireNonNull(source, "source"), Objects.requireNonNull(bytes, "bytes"), null);
     }
 
-    private static MemorySegment map(Path file, Arena arena) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-        }
-    }
 
     // ---------------------------------------------------------------- header
 

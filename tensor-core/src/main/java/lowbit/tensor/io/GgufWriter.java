@@ -54,25 +54,21 @@ public final class GgufWriter implements AutoCloseable {
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final long CHUNK = 1 << 20;
 
-    private final FileSink sink;
+    private final DeclaredTensors slots;
     private final int alignment;
     private final long dataStart;
     private final List<GgufTensorInfo> layout;
     private final Map<String, GgufTensorSpec> specs = new HashMap<>();
-    private final Map<String, GgufTensorInfo> infos = new HashMap<>();
-    private final Map<String, Long> written = new HashMap<>();
-    private boolean done;
 
     private GgufWriter(FileSink sink, int alignment, long dataStart, List<GgufTensorSpec> tensors,
             List<GgufTensorInfo> layout) {
-        this.sink = sink;
+        this.slots = new DeclaredTensors(sink);
         this.alignment = alignment;
         this.dataStart = dataStart;
         this.layout = layout;
         for (int i = 0; i < tensors.size(); i++) {
             specs.put(tensors.get(i).name(), tensors.get(i));
-            infos.put(layout.get(i).name(), layout.get(i));
-            written.put(layout.get(i).name(), 0L);
+            slots.declare(layout.get(i).name(), dataStart + layout.get(i).offset(), layout.get(i).byteSize());
         }
     }
 
@@ -231,15 +227,7 @@ public final class GgufWriter implements AutoCloseable {
      * @throws IllegalArgumentException if it was not declared, the size differs, or it was already written
      */
     public void write(String name, MemorySegment bytes) throws IOException {
-        GgufTensorInfo t = info(name);
-        if (written.get(name) != 0) {
-            throw new IllegalArgumentException("tensor '" + name + "' was already written");
-        }
-        if (bytes.byteSize() != t.byteSize()) {
-            throw new IllegalArgumentException("tensor '" + name + "' needs " + t.byteSize() + " bytes, got "
-                    + bytes.byteSize());
-        }
-        append(name, bytes);
+        slots.writeWhole(name, bytes);
     }
 
     /**
@@ -248,14 +236,7 @@ public final class GgufWriter implements AutoCloseable {
      * @throws IllegalArgumentException if it was not declared or the chunk runs past the tensor's end
      */
     public void append(String name, MemorySegment chunk) throws IOException {
-        GgufTensorInfo t = info(name);
-        long at = written.get(name);
-        if (chunk.byteSize() > t.byteSize() - at) {
-            throw new IllegalArgumentException("tensor '" + name + "': " + chunk.byteSize() + " more bytes after "
-                    + at + " run past its " + t.byteSize() + " bytes");
-        }
-        sink.write(dataStart + t.offset() + at, chunk);
-        written.put(name, at + chunk.byteSize());
+        slots.append(name, chunk);
     }
 
     /**
@@ -273,7 +254,7 @@ public final class GgufWriter implements AutoCloseable {
             throw new IllegalArgumentException("tensor '" + name + "' was declared " + s.shape() + "; quantize needs an "
                     + "F32, F16 or BF16 source of " + s.shape().numel() + " elements, got " + source);
         }
-        if (written.get(name) != 0) {
+        if (slots.written(name) != 0) {
             throw new IllegalArgumentException("tensor '" + name + "' was already written");
         }
         long cols = s.shape().dim(-1);
@@ -328,42 +309,16 @@ public final class GgufWriter implements AutoCloseable {
      */
     @Override
     public void close() throws IOException {
-        if (done) {
-            return;
-        }
-        done = true;
-        List<String> missing = new ArrayList<>();
-        for (GgufTensorInfo t : layout) {
-            if (written.get(t.name()) != t.byteSize()) {
-                missing.add(t.name() + " (" + written.get(t.name()) + " of " + t.byteSize() + " bytes)");
-            }
-        }
-        if (!missing.isEmpty()) {
-            sink.abort();
-            throw new IllegalStateException("not written, so " + sink.target() + " was not created: " + missing);
-        }
-        sink.commit();
+        slots.close();
     }
 
     /** Abandons the file: deletes what was written, leaves the target untouched. */
     public void abort() {
-        done = true;
-        sink.abort();
+        slots.abort();
     }
 
     private GgufTensorSpec declared(String name) {
-        info(name);
+        slots.require(name);
         return specs.get(name);
-    }
-
-    private GgufTensorInfo info(String name) {
-        if (done) {
-            throw new IllegalStateException("the writer of " + sink.target() + " is closed");
-        }
-        GgufTensorInfo t = infos.get(name);
-        if (t == null) {
-            throw new IllegalArgumentException("tensor '" + name + "' was not declared");
-        }
-        return t;
     }
 }

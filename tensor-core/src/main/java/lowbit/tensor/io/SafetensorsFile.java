@@ -5,9 +5,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -81,13 +79,7 @@ public final class SafetensorsFile implements AutoCloseable {
      * @throws IOException if the file cannot be opened or mapped
      */
     public static SafetensorsFile open(Path file) throws IOException {
-        Arena arena = Arena.ofShared();
-        try {
-            return new SafetensorsFile(file.toString(), map(file, arena), arena);
-        } catch (IOException | RuntimeException | Error e) {
-            arena.close();
-            throw e;
-        }
+        return FileSink.mapShared(file, (bytes, arena) -> new SafetensorsFile(file.toString(), bytes, arena));
     }
 
     /**
@@ -99,7 +91,7 @@ public final class SafetensorsFile implements AutoCloseable {
      */
     public static SafetensorsFile open(Path file, Arena arena) throws IOException {
         Objects.requireNonNull(arena, "arena");
-        return new SafetensorsFile(file.toString(), map(file, arena), null);
+        return new SafetensorsFile(file.toString(), FileSink.mapReadOnly(file, arena), null);
     }
 
     /**
@@ -121,11 +113,6 @@ public final class SafetensorsFile implements AutoCloseable {
         this(source, bytes, p.dataStart, p.metadata, p.entries, owned);
     }
 
-    private static MemorySegment map(Path file, Arena arena) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-        }
-    }
 
     // ---------------------------------------------------------------- contents
 

@@ -1,21 +1,8 @@
 package lowbit.tensor.io;
 
-import com.fasterxml.jackson.core.JsonEncoding;
-import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.core.StreamReadConstraints;
-import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.core.StreamWriteConstraints;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -23,28 +10,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The JSON header of a safetensors file, read and written with Jackson's streaming API (jackson-core): no object
- * mapping, no reflection, and {@link StreamReadConstraints} so that a hostile header cannot exhaust memory or the
- * stack.
+ * The JSON header of a safetensors file, read and written with Jackson's streaming API through {@link Json}: no
+ * object mapping, no reflection, and stream constraints so that a hostile header cannot exhaust memory or the stack.
  */
 final class SafetensorsHeader {
-    /** Nesting allowed: root object, tensor object, shape array = 3; unknown tensor fields may nest a little. */
-    static final int MAX_NESTING = 16;
-    /** Digits of a number: a u64 has 20; longer ones cannot be valid shapes or offsets. */
-    static final int MAX_NUMBER_LENGTH = 24;
-
-    private static final JsonFactory JSON = JsonFactory.builder()
-            .streamReadConstraints(StreamReadConstraints.builder()
-                    .maxNestingDepth(MAX_NESTING)
-                    .maxNumberLength(MAX_NUMBER_LENGTH)
-                    .maxStringLength((int) SafetensorsFile.MAX_HEADER_BYTES)
-                    .maxNameLength((int) SafetensorsFile.MAX_HEADER_BYTES)
-                    .maxDocumentLength(SafetensorsFile.MAX_HEADER_BYTES)
-                    .build())
-            .streamWriteConstraints(StreamWriteConstraints.builder().maxNestingDepth(MAX_NESTING).build())
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .build();
-
     private final Map<String, String> metadata;
     private final List<Raw> tensors;
 
@@ -105,16 +74,9 @@ final class SafetensorsHeader {
         Map<String, String> metadata = new LinkedHashMap<>();
         List<Raw> tensors = new ArrayList<>();
         String tensor = null;
-        // Decode strictly as UTF-8 first: given bytes, Jackson would guess the encoding (UTF-16/32 from zero bytes),
-        // while a safetensors header is UTF-8 by definition.
-        String text;
-        try {
-            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(header)).toString();
-        } catch (CharacterCodingException e) {
-            throw new TensorFormatException(source, null, "header", "is not valid UTF-8", e);
-        }
-        try (JsonParser p = JSON.createParser(text)) {
+        // A safetensors header is UTF-8 by definition; given bytes, Jackson would guess UTF-16/32 from zero bytes.
+        String text = Json.utf8(source, "header", header);
+        try (JsonParser p = Json.FACTORY.createParser(text)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new TensorFormatException(source, null, "header", "the header is not a JSON object");
             }
@@ -136,14 +98,8 @@ final class SafetensorsHeader {
                 throw new TensorFormatException(source, null, "header", "content after the JSON object at byte "
                         + p.currentTokenLocation().getByteOffset());
             }
-        } catch (JsonProcessingException e) {
-            throw new TensorFormatException(source, tensor, "header", "invalid JSON at character "
-                    + (e.getLocation() == null ? -1 : e.getLocation().getCharOffset()) + ": " + e.getOriginalMessage(), e);
-        } catch (TensorFormatException e) {
-            throw e;
         } catch (IOException e) {
-            // an in-memory source has no I/O errors: anything else Jackson reports is about the content
-            throw new TensorFormatException(source, tensor, "header", "invalid JSON: " + e.getMessage(), e);
+            throw Json.invalid(source, tensor, "header", e);
         }
         return new SafetensorsHeader(metadata, tensors);
     }
@@ -229,8 +185,7 @@ final class SafetensorsHeader {
      * multiple of 8 bytes, as huggingface's writer does.
      */
     static byte[] write(Map<String, String> metadata, List<SafetensorsEntry> entries) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try (JsonGenerator g = JSON.createGenerator(out, JsonEncoding.UTF8)) {
+        byte[] json = Json.write(false, g -> {
             g.writeStartObject();
             if (!metadata.isEmpty()) {
                 g.writeObjectFieldStart(SafetensorsFile.METADATA_KEY);
@@ -254,15 +209,11 @@ final class SafetensorsHeader {
                 g.writeEndObject();
             }
             g.writeEndObject();
-        } catch (IOException e) {
-            throw new UncheckedIOException("writing to a byte array failed", e); // cannot happen
-        }
-        int len = out.size();
-        int padded = (len + 7) & ~7;
-        for (int i = len; i < padded; i++) {
-            out.write(' ');
-        }
-        return out.toByteArray();
+        });
+        int padded = (json.length + 7) & ~7;
+        byte[] out = Arrays.copyOf(json, padded);
+        Arrays.fill(out, json.length, padded, (byte) ' ');
+        return out;
     }
 
     /** A short excerpt of a possibly huge string from a hostile header, for messages. */

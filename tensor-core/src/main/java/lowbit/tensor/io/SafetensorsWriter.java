@@ -39,20 +39,18 @@ import lowbit.tensor.Tensor;
  * }</pre>
  */
 public final class SafetensorsWriter implements AutoCloseable {
-    private final FileSink sink;
+    private final DeclaredTensors slots;
     private final long dataStart;
     private final List<SafetensorsEntry> layout;
     private final Map<String, SafetensorsEntry> byName = new HashMap<>();
-    private final Map<String, Long> written = new HashMap<>();
-    private boolean done;
 
     private SafetensorsWriter(FileSink sink, long dataStart, List<SafetensorsEntry> layout) {
-        this.sink = sink;
+        this.slots = new DeclaredTensors(sink);
         this.dataStart = dataStart;
         this.layout = layout;
         for (SafetensorsEntry e : layout) {
             byName.put(e.name(), e);
-            written.put(e.name(), 0L);
+            slots.declare(e.name(), dataStart + e.begin(), e.byteSize());
         }
     }
 
@@ -152,7 +150,8 @@ public final class SafetensorsWriter implements AutoCloseable {
      *     declaration, or it was already (partly) written
      */
     public void write(String name, Tensor tensor) throws IOException {
-        SafetensorsEntry e = declared(name);
+        slots.require(name);
+        SafetensorsEntry e = byName.get(name);
         SafetensorsDType dt = SafetensorsDType.of(tensor.dtype());
         if (dt != e.dtype() || tensor.numel() != e.spec().numel()) {
             throw new IllegalArgumentException("tensor '" + name + "' was declared " + e.spec() + ", got a " + dt + " "
@@ -167,15 +166,7 @@ public final class SafetensorsWriter implements AutoCloseable {
      * @throws IllegalArgumentException if the name was not declared, the size differs, or it was already written
      */
     public void write(String name, MemorySegment bytes) throws IOException {
-        SafetensorsEntry e = declared(name);
-        if (written.get(name) != 0) {
-            throw new IllegalArgumentException("tensor '" + name + "' was already written");
-        }
-        if (bytes.byteSize() != e.byteSize()) {
-            throw new IllegalArgumentException("tensor '" + name + "' needs " + e.byteSize() + " bytes, got "
-                    + bytes.byteSize());
-        }
-        append(name, bytes);
+        slots.writeWhole(name, bytes);
     }
 
     /**
@@ -184,14 +175,7 @@ public final class SafetensorsWriter implements AutoCloseable {
      * @throws IllegalArgumentException if the name was not declared or the chunk runs past the tensor's end
      */
     public void append(String name, MemorySegment chunk) throws IOException {
-        SafetensorsEntry e = declared(name);
-        long at = written.get(name);
-        if (chunk.byteSize() > e.byteSize() - at) {
-            throw new IllegalArgumentException("tensor '" + name + "': " + chunk.byteSize() + " more bytes after "
-                    + at + " run past its " + e.byteSize() + " bytes");
-        }
-        sink.write(dataStart + e.begin() + at, chunk);
-        written.put(name, at + chunk.byteSize());
+        slots.append(name, chunk);
     }
 
     /**
@@ -201,37 +185,11 @@ public final class SafetensorsWriter implements AutoCloseable {
      */
     @Override
     public void close() throws IOException {
-        if (done) {
-            return;
-        }
-        done = true;
-        List<String> missing = new ArrayList<>();
-        for (SafetensorsEntry e : layout) {
-            if (written.get(e.name()) != e.byteSize()) {
-                missing.add(e.name() + " (" + written.get(e.name()) + " of " + e.byteSize() + " bytes)");
-            }
-        }
-        if (!missing.isEmpty()) {
-            sink.abort();
-            throw new IllegalStateException("not written, so " + sink.target() + " was not created: " + missing);
-        }
-        sink.commit();
+        slots.close();
     }
 
     /** Abandons the file: deletes what was written, leaves the target untouched. */
     public void abort() {
-        done = true;
-        sink.abort();
-    }
-
-    private SafetensorsEntry declared(String name) {
-        if (done) {
-            throw new IllegalStateException("the writer of " + sink.target() + " is closed");
-        }
-        SafetensorsEntry e = byName.get(name);
-        if (e == null) {
-            throw new IllegalArgumentException("tensor '" + name + "' was not declared");
-        }
-        return e;
+        slots.abort();
     }
 }

@@ -87,6 +87,33 @@ public abstract class AbstractQuantizedMatrix implements QuantizedMatrix {
         DENSE.gemm(false, true, n, tr, cols, 1f, x, 0, cols, tile, 0, cols, 0f, y, rowFrom, rows);
     }
 
+    /**
+     * Prepares the {@code n} rows of X ({@code n·cols} floats; n = 1 for a GEMV) once per product, before the parallel
+     * loop, for a layout whose kernels consume a transformed input (ggml's Q8 activations); the result is handed to
+     * every chunk through the {@code prepared} overloads below. The default prepares nothing ({@code null}): chunks then
+     * go to the plain {@link #gemvBaseRows} / {@link #gemmBaseRows}. Runs after {@link #checkInput}.
+     */
+    protected Object prepareInput(float[] x, int n) {
+        return null;
+    }
+
+    /**
+     * {@link #gemvBaseRows(float[], int, float[], int, int, int)} for X row {@code xRow} (at {@code x[xOff]}) with the
+     * input prepared by {@link #prepareInput} (non-null). Override together with prepareInput.
+     */
+    protected void gemvBaseRows(float[] x, int xOff, Object prepared, int xRow, float[] y, int yOff, int rowFrom,
+            int rowTo) {
+        gemvBaseRows(x, xOff, y, yOff, rowFrom, rowTo);
+    }
+
+    /**
+     * {@link #gemmBaseRows(float[], int, float[], int, int, float[])} with the input prepared by {@link #prepareInput}
+     * (non-null; no float tile is allocated on this path). Override together with prepareInput.
+     */
+    protected void gemmBaseRows(float[] x, int n, Object prepared, float[] y, int rowFrom, int rowTo) {
+        gemmBaseRows(x, n, y, rowFrom, rowTo, new float[(rowTo - rowFrom) * cols]);
+    }
+
     /** Rows per GEMV task: about {@value #CHUNK_ELEMENTS} weights, a multiple of 4 when it can be. */
     protected int gemvGrain() {
         long g = Math.max(1, CHUNK_ELEMENTS / Math.max(1, cols));
@@ -151,8 +178,13 @@ public abstract class AbstractQuantizedMatrix implements QuantizedMatrix {
             throw new IllegalArgumentException(op + ": y must not be the same array as " + (y == x ? "x" : "bias"));
         }
         checkInput(op, x, cols);
+        Object prepared = prepareInput(x, 1);
         Parallel.forRange(0, rows, gemvGrain(), (from, to) -> {
-            gemvBaseRows(x, 0, y, 0, (int) from, (int) to);
+            if (prepared == null) {
+                gemvBaseRows(x, 0, y, 0, (int) from, (int) to);
+            } else {
+                gemvBaseRows(x, 0, prepared, 0, y, 0, (int) from, (int) to);
+            }
             finish(x, 0, y, 0, bias, (int) from, (int) to);
         });
     }
@@ -182,10 +214,15 @@ public abstract class AbstractQuantizedMatrix implements QuantizedMatrix {
         if (n == 0 || rows == 0) {
             return;
         }
+        Object prepared = prepareInput(x, n);
         if (n <= SMALL_N) {
             Parallel.forRange(0, rows, gemvGrain(), (from, to) -> {
                 for (int i = 0; i < n; i++) {
-                    gemvBaseRows(x, i * cols, y, i * rows, (int) from, (int) to);
+                    if (prepared == null) {
+                        gemvBaseRows(x, i * cols, y, i * rows, (int) from, (int) to);
+                    } else {
+                        gemvBaseRows(x, i * cols, prepared, i, y, i * rows, (int) from, (int) to);
+                    }
                     finish(x, i * cols, y, i * rows, bias, (int) from, (int) to);
                 }
             });
@@ -193,8 +230,11 @@ public abstract class AbstractQuantizedMatrix implements QuantizedMatrix {
         }
         int tileRows = gemmTileRows();
         Parallel.forRange(0, rows, tileRows, (from, to) -> {
-            float[] tile = new float[(int) (to - from) * cols];
-            gemmBaseRows(x, n, y, (int) from, (int) to, tile);
+            if (prepared == null) {
+                gemmBaseRows(x, n, y, (int) from, (int) to, new float[(int) (to - from) * cols]);
+            } else {
+                gemmBaseRows(x, n, prepared, y, (int) from, (int) to);
+            }
             for (int i = 0; i < n; i++) {
                 finish(x, i * cols, y, i * rows, bias, (int) from, (int) to);
             }

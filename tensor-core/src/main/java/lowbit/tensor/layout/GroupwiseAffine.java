@@ -1,5 +1,6 @@
 package lowbit.tensor.layout;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Objects;
@@ -16,7 +17,7 @@ import lowbit.tensor.simd.VectorizationProvider;
  * output or input channel, or groups of g along in or out). Dequantization is {@code fl(s·(q − z))} with q − z an
  * exact integer (see GPTQ, Frantar et al. 2022, and AWQ, Lin et al. 2023, for the grid).
  *
- * <p><b>Storage.</b> Codes are packed n-bit integers in a {@link MemorySegment} (heap, native or a mapped file):
+ * <p><b>Storage.</b> Codes are packed n-bit integers in a native {@link MemorySegment} (off-heap or a mapped file):
  * row r starts at byte {@code r·rowBytes()}, {@code rowBytes() = ceil(cols·bits/8)}, and within a row code c occupies
  * bits [c·bits, c·bits + bits) in {@link PackedInts} order (LSB first; for 4 bits code 2j is the low nibble of byte j).
  * When cols·bits is a multiple of 8 this is exactly one PackedInts stream of rows·cols codes. Scales form the
@@ -104,8 +105,7 @@ public final class GroupwiseAffine extends AbstractQuantizedMatrix {
             }
         }
         long rb = rowBytes(cols, spec.bits());
-        byte[] packed = new byte[Math.toIntExact(rows * rb)];
-        MemorySegment seg = MemorySegment.ofArray(packed);
+        MemorySegment seg = offHeap(rows * rb);
         for (int r = 0; r < rows; r++) {
             PackedInts.pack(codes, r * cols, cols, spec.bits(), false, seg.asSlice(r * rb, rb), 0);
         }
@@ -113,8 +113,9 @@ public final class GroupwiseAffine extends AbstractQuantizedMatrix {
     }
 
     /**
-     * From codes already packed in this layout's row format (see the class comment), e.g. a memory-mapped file: the
-     * segment is used as is (not copied), read only, and must stay alive as long as this matrix is used.
+     * From codes already packed in this layout's row format (see the class comment), e.g. a memory-mapped file: a
+     * native segment (off-heap or mapped) is used as is (not copied), read only, and must stay alive as long as this
+     * matrix is used; a heap segment is copied off-heap (the vector kernels are only fast on one kind of segment).
      *
      * @throws IllegalArgumentException as {@link #of(int, int, AffineSpec, int[], float[], int[], int[], Outliers)},
      *     or when the segment holds fewer than rows·rowBytes bytes
@@ -129,7 +130,16 @@ public final class GroupwiseAffine extends AbstractQuantizedMatrix {
             throw new IllegalArgumentException(spec.describe() + ": packed codes of a [" + rows + ", " + cols
                     + "] matrix need " + need + " bytes, the segment has " + packedCodes.byteSize());
         }
-        return build(rows, cols, spec, packedCodes.asSlice(0, need).asReadOnly(), scales, zeros, gIdx, outliers);
+        MemorySegment codes = packedCodes.asSlice(0, need);
+        if (!codes.isNative()) {
+            codes = offHeap(need).copyFrom(codes);
+        }
+        return build(rows, cols, spec, codes.asReadOnly(), scales, zeros, gIdx, outliers);
+    }
+
+    /** A zeroed off-heap segment freed by the garbage collector, 64-byte aligned. */
+    static MemorySegment offHeap(long bytes) {
+        return Arena.ofAuto().allocate(bytes, 64);
     }
 
     /**
@@ -192,7 +202,7 @@ public final class GroupwiseAffine extends AbstractQuantizedMatrix {
     }
 
     /** Lengths and ranges of scales, zero points and g_idx against the spec and shape. */
-    private static void checkGrid(AffineSpec spec, int rows, int cols, float[] scales, int[] zeros, int[] gIdx) {
+    static void checkGrid(AffineSpec spec, int rows, int cols, float[] scales, int[] zeros, int[] gIdx) {
         Objects.requireNonNull(scales, "scales");
         int sr = spec.scaleRows(rows);
         int sc = spec.scaleCols(cols);
@@ -507,6 +517,17 @@ public final class GroupwiseAffine extends AbstractQuantizedMatrix {
             K.gemvColumns(codes, rowBytes, bits, cols, xs, zerosInt, off, zc, r, end, y, yOff);
             r = end;
         }
+    }
+
+    /**
+     * Rows of W dequantized per GEMM task (n &gt; 8): about 2^20 floats (4 MiB), so that the dense kernel multiplies
+     * X by a wide tile (the base's 64K-float tiles made the dense GEMM re-pack X for every 16 rows); independent of
+     * the thread count, so results are too.
+     */
+    @Override
+    protected int gemmTileRows() {
+        long g = Math.max(1, (1 << 20) / Math.max(1, cols()));
+        return (int) Math.min(rows() == 0 ? 1 : rows(), g >= 8 ? g & ~7L : g);
     }
 
     /** Whole groups of four rows per task, about 64K weights. */

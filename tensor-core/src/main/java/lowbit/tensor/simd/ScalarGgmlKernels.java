@@ -22,8 +22,24 @@ public final class ScalarGgmlKernels implements GgmlKernels {
     /** Little-endian, unaligned 32-bit: the {@code qh} field of Q5_0/Q5_1. */
     public static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
+    /**
+     * Whether the interleaved GEMV accumulates with a fused multiply-add: HotSpot's {@code UseFMA} (fast hardware FMA),
+     * as the Vector API kernels decide, so that both give the same bits on the same machine.
+     */
+    public static final boolean FAST_FMA = hasFastFma();
+
     /** Creates the scalar kernels (stateless). */
     public ScalarGgmlKernels() {
+    }
+
+    private static boolean hasFastFma() {
+        try {
+            var bean = java.lang.management.ManagementFactory.getPlatformMXBean(
+                    com.sun.management.HotSpotDiagnosticMXBean.class);
+            return bean == null || Boolean.parseBoolean(bean.getVMOption("UseFMA").getValue());
+        } catch (RuntimeException | LinkageError e) {
+            return true;
+        }
     }
 
     /**
@@ -204,5 +220,92 @@ public final class ScalarGgmlKernels implements GgmlKernels {
             sumf += sumi * (f16(w, wb) * f16(a, ab));
         }
         return sumf;
+    }
+
+    // ---------------------------------------------------------------- 16-row interleaved Q4_0 / Q8_0
+
+    @Override
+    public void quantizeQ8_0Pairs(float[] x, int xOff, int[] dst, int dstOff, int nBlocks) {
+        MemorySegment blk = MemorySegment.ofArray(new byte[34]);
+        for (int b = 0; b < nBlocks; b++) {
+            quantizeBlockQ8(x, xOff + 32 * b, blk, 0, false);
+            pairsFromQ8_0(blk, 0, dst, dstOff + PAIR_INTS * b);
+        }
+    }
+
+    /** One Q8_0 block at {@code src[off]} (34 bytes) in the pair form (18 ints) at {@code dst[dstOff]}. */
+    public static void pairsFromQ8_0(MemorySegment src, long off, int[] dst, int dstOff) {
+        int sum = 0;
+        for (int m = 0; m < 16; m++) {
+            int q0 = src.get(ValueLayout.JAVA_BYTE, off + 2 + 2 * m);
+            int q1 = src.get(ValueLayout.JAVA_BYTE, off + 3 + 2 * m);
+            sum += q0 + q1;
+            dst[dstOff + m] = (q0 & 0xFFFF) | (q1 << 16);
+        }
+        dst[dstOff + 16] = sum;
+        dst[dstOff + 17] = Float.floatToRawIntBits(f16(src, off));
+    }
+
+    private static float accumulate(int s, float c, float acc) {
+        return FAST_FMA ? Math.fma((float) s, c, acc) : acc + (float) s * c;
+    }
+
+    @Override
+    public void gemvQ4_0x16(MemorySegment w, long wOff, int tiles, int nBlocks, int[] act, int actOff, float[] y,
+            int yOff, int rows) {
+        long tileBytes = 288L * nBlocks;
+        for (int t = 0; t < tiles; t++) {
+            for (int r = 0; r < 16 && 16 * t + r < rows; r++) {
+                float acc = 0f;
+                for (int b = 0; b < nBlocks; b++) {
+                    long blk = wOff + t * tileBytes + 288L * b;
+                    int ao = actOff + PAIR_INTS * b;
+                    int s = 0;
+                    for (int c = 0; c < 8; c++) {
+                        for (int e = 0; e < 2; e++) {
+                            int q = w.get(ValueLayout.JAVA_BYTE, blk + 32 + 32 * c + 2 * r + e);
+                            // low nibble: element 4c+e (pair 2c, half e); high nibble: element 4c+2+e (pair 2c+1,
+                            // stored as q[4c+2+e] - 16 q[4c+e]: see pairsForQ4_0)
+                            int a0 = pairHalf(act[ao + 2 * c], e);
+                            int a1 = (short) (pairHalf(act[ao + 2 * c + 1], e) + 16 * a0);
+                            s += ((q & 0xF) - 8) * a0;
+                            s += (((q >> 4) & 0xF) - 8) * a1;
+                        }
+                    }
+                    float c = f16(w, blk + 2 * r) * Float.intBitsToFloat(act[ao + 17]);
+                    acc = accumulate(s, c, acc);
+                }
+                y[yOff + 16 * t + r] = acc;
+            }
+        }
+    }
+
+    @Override
+    public void gemvQ8_0x16(MemorySegment w, long wOff, int tiles, int nBlocks, int[] act, int actOff, float[] y,
+            int yOff, int rows) {
+        long tileBytes = 544L * nBlocks;
+        for (int t = 0; t < tiles; t++) {
+            for (int r = 0; r < 16 && 16 * t + r < rows; r++) {
+                float acc = 0f;
+                for (int b = 0; b < nBlocks; b++) {
+                    long blk = wOff + t * tileBytes + 544L * b;
+                    int ao = actOff + PAIR_INTS * b;
+                    int s = 0;
+                    for (int c = 0; c < 16; c++) { // chunk c: elements 2c, 2c+1
+                        for (int e = 0; e < 2; e++) {
+                            s += w.get(ValueLayout.JAVA_BYTE, blk + 32 + 32 * c + 2 * r + e) * pairHalf(act[ao + c], e);
+                        }
+                    }
+                    float c = f16(w, blk + 2 * r) * Float.intBitsToFloat(act[ao + 17]);
+                    acc = accumulate(s, c, acc);
+                }
+                y[yOff + 16 * t + r] = acc;
+            }
+        }
+    }
+
+    /** The signed 16-bit half e (0 = low) of a code pair. */
+    private static int pairHalf(int pair, int e) {
+        return e == 0 ? (short) pair : pair >> 16;
     }
 }

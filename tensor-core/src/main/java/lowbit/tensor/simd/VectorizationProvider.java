@@ -70,6 +70,15 @@ public abstract class VectorizationProvider {
     /** The group-wise affine layout's kernels (dequantize and GEMV over packed 2..8-bit codes). */
     public abstract AffineKernels affine();
 
+    /** The 4-bit codebook layouts' kernels (NF4, FP4). */
+    public abstract CodebookKernels codebooks();
+
+    /** The double-precision kernels (dot, axpy, GEMM) of the small dense linear algebra (Cholesky). */
+    public abstract DoubleKernels doubles();
+
+    /** The sparse layouts' kernels (N:M compressed rows, plain and quantized; column-subset GEMV). */
+    public abstract SparseKernels sparse();
+
     @Override
     public String toString() {
         return vectorBitSize() == 0 ? name() : name() + " (" + vectorBitSize() + "-bit vectors)";
@@ -160,6 +169,9 @@ public abstract class VectorizationProvider {
         private final HalfKernels halves = new ScalarHalfKernels();
         private final KQuantKernels kquants = new ScalarKQuantKernels();
         private final AffineKernels affine = new ScalarAffineKernels();
+        private final CodebookKernels codebooks = new ScalarCodebookKernels();
+        private final DoubleKernels doubles = new ScalarDoubleKernels();
+        private final SparseKernels sparse = new ScalarSparseKernels();
 
         @Override
         public String name() {
@@ -204,6 +216,21 @@ public abstract class VectorizationProvider {
         @Override
         public AffineKernels affine() {
             return affine;
+        }
+
+        @Override
+        public CodebookKernels codebooks() {
+            return codebooks;
+        }
+
+        @Override
+        public DoubleKernels doubles() {
+            return doubles;
+        }
+
+        @Override
+        public SparseKernels sparse() {
+            return sparse;
         }
     }
 }

@@ -9,7 +9,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
  * {@code fuzz-gguf} fuzzes it for {@code fuzz.duration} (see README).
  */
 class GgufFuzzTest {
-    @FuzzTest(maxDuration = "12s")
+    @FuzzTest(maxDuration = "10s")
     @DictionaryEntries({"GGUF", "general.alignment", "general.architecture", "general.quantization_version"})
     void gguf(byte[] data) {
         FuzzChecks.gguf(data);

@@ -1,5 +1,6 @@
 package lowbit.tensor.io;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
@@ -89,6 +90,28 @@ class SeededMutationTest {
     void safetensorsReaderOnlyThrowsTheFormatException() throws IOException {
         run(seeds("SafetensorsFuzzTestInputs/safetensors", "small.safetensors", "all-dtypes.safetensors",
                 "scalar-empty.safetensors", "empty.safetensors"), FuzzChecks::safetensors);
+    }
+
+    @Test
+    void checkpointConfigParsersOnlyThrowTheFormatException() {
+        List<byte[]> configs = List.of(
+                ("{\"bits\": 4, \"group_size\": 128, \"desc_act\": true, \"sym\": false, \"quant_method\": \"gptq\", "
+                        + "\"checkpoint_format\": \"gptq_v2\", \"meta\": {\"quantizer\": [\"x\"]}}").getBytes(UTF_8),
+                ("{\"quantization_config\": {\"bits\": 4, \"group_size\": 64, \"quant_method\": \"awq\", "
+                        + "\"version\": \"gemm\", \"zero_point\": true}}").getBytes(UTF_8),
+                "{\"zero_point\": true, \"q_group_size\": 128, \"w_bit\": 4, \"version\": \"GEMM\"}".getBytes(UTF_8));
+        run(configs, b -> {
+            try {
+                GptqCheckpoint.Config.parse("fuzz", b);
+            } catch (TensorFormatException e) {
+                assertThat(e.getMessage()).startsWith("fuzz");
+            }
+            try {
+                AwqCheckpoint.Config.parse("fuzz", b);
+            } catch (TensorFormatException e) {
+                assertThat(e.getMessage()).startsWith("fuzz");
+            }
+        });
     }
 
     @Test

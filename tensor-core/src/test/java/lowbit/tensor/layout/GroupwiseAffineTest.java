@@ -11,6 +11,7 @@ import lowbit.tensor.DType;
 import lowbit.tensor.PackedInts;
 import lowbit.tensor.parallel.Parallel;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -157,6 +158,7 @@ class GroupwiseAffineTest {
     }
 
     @Test
+    @Tag("simd") // also at 128/256/512 bits: the layouts' kernel dispatch at every width
     void productsMatchTheDefinitionForEveryGranularityWidthAndScaleType() {
         Random rnd = new Random(SEED);
         int rows = 24;

@@ -10,7 +10,6 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -27,9 +26,7 @@ import lowbit.tensor.simd.ScalarGgmlKernels;
  * have multi-row forms sharing the activation loads; {@code -Dlowbit.ggml.group=1|2|4} picks the rows per group
  * (default 2: four rows exceed C2's inlining node budget and run slower).
  *
- * <p>Encoders: max-abs, scaling, rounding and packing in vectors; codes are narrowed into a 16-byte vector with
- * {@code convertShape} into successive parts. A block that is not finite, or whose inverse scale overflows, is
- * handed to {@link ScalarGgmlKernels} so that the bytes stay identical to the reference in every case.
+ * <p>Encoders: {@link PanamaGgmlEncoders}. The 16-row interleaved GEMV/GEMM: {@link PanamaInterleaved}.
  */
 final class PanamaGgmlKernels implements GgmlKernels {
     private static final VectorSpecies<Float> F = Species.F;
@@ -40,9 +37,6 @@ final class PanamaGgmlKernels implements GgmlKernels {
     private static final int BLN = BL.length();
     /** Int vectors per loaded byte vector. */
     private static final int PARTS = BLN / FL;
-    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
-    /** Float vectors per 16 codes. */
-    private static final int PER16 = 16 / FL;
     private static final boolean FMA = Species.FMA;
     /** Short lanes per block-half vector in the Q4_0/Q8_0 dots: 16 (256-bit shorts) from 256 bits up, else 8. */
     private static final int SL = Math.min(16, Species.BITS / 16);
@@ -513,114 +507,45 @@ final class PanamaGgmlKernels implements GgmlKernels {
         y[yOff + 1] = acc1.reduceLanes(VectorOperators.ADD);
     }
 
-    // ---------------------------------------------------------------- encoders
+    // ---------------------------------------------------------------- 16-row interleaved tiles (PanamaInterleaved)
+
+    @Override
+    public void quantizeQ8_0Pairs(float[] x, int xOff, int[] dst, int dstOff, int nBlocks) {
+        PanamaGgmlEncoders.q8Pairs(x, xOff, dst, dstOff, nBlocks);
+    }
+
+    @Override
+    public void gemvQ4_0x16(MemorySegment w, long wOff, int tiles, int nBlocks, int[] act, int actOff, float[] y,
+            int yOff, int rows) {
+        PanamaInterleaved.gemvQ4(w, wOff, tiles, nBlocks, act, actOff, y, yOff, rows);
+    }
+
+    @Override
+    public void gemmQ4_0x16(MemorySegment w, long wOff, int tiles, int nBlocks, int[] act, int actOff, int actStride,
+            int n, float[] y, int yOff, int yStride, int rows) {
+        PanamaInterleaved.gemmQ4(w, wOff, tiles, nBlocks, act, actOff, actStride, n, y, yOff, yStride, rows);
+    }
+
+    @Override
+    public void gemvQ8_0x16(MemorySegment w, long wOff, int tiles, int nBlocks, int[] act, int actOff, float[] y,
+            int yOff, int rows) {
+        PanamaInterleaved.gemvQ8(w, wOff, tiles, nBlocks, act, actOff, y, yOff, rows);
+    }
+
+    // ---------------------------------------------------------------- encoders (PanamaGgmlEncoders)
 
     @Override
     public void quantizeQ4_0(float[] x, int xOff, MemorySegment dst, long dstOff, int nBlocks) {
-        for (int b = 0; b < nBlocks; b++) {
-            quantizeBlockQ4_0(x, xOff + 32 * b, dst, dstOff + 18L * b);
-        }
-    }
-
-    private static void quantizeBlockQ4_0(float[] x, int xo, MemorySegment dst, long off) {
-        FloatVector m = FloatVector.zero(F);
-        for (int j = 0; j < 32; j += FL) {
-            m = m.max(FloatVector.fromArray(F, x, xo + j).abs());
-        }
-        float amax = m.reduceLanes(VectorOperators.MAX);
-        if (!Float.isFinite(amax)) {
-            ScalarGgmlKernels.quantizeBlockQ4_0(x, xo, dst, off);
-            return;
-        }
-        float max = 0f; // the reference keeps +0 when every |x| is 0
-        if (amax != 0f) {
-            for (int j = 0; j < 32; j += FL) {
-                VectorMask<Float> eq = FloatVector.fromArray(F, x, xo + j).abs().compare(VectorOperators.EQ, amax);
-                if (eq.anyTrue()) {
-                    max = x[xo + j + eq.firstTrue()]; // the first of equal magnitudes, as the reference's strict '<'
-                    break;
-                }
-            }
-        }
-        float d = max / -8f;
-        float id = d != 0f ? 1f / d : 0f;
-        if (Float.isInfinite(id)) {
-            ScalarGgmlKernels.quantizeBlockQ4_0(x, xo, dst, off);
-            return;
-        }
-        dst.set(F16_LE, off, Float.floatToFloat16(d));
-        ByteVector out = ByteVector.zero(B16);
-        for (int p = 0; p < PER16; p++) {
-            // x·id + 8.5 lies in [0, 16.5] here, so the truncating F2I is C's cast.
-            IntVector q0 = (IntVector) FloatVector.fromArray(F, x, xo + p * FL).mul(id).add(8.5f)
-                    .convert(VectorOperators.F2I, 0);
-            IntVector q1 = (IntVector) FloatVector.fromArray(F, x, xo + 16 + p * FL).mul(id).add(8.5f)
-                    .convert(VectorOperators.F2I, 0);
-            IntVector packed = q0.min(15).or(q1.min(15).lanewise(VectorOperators.LSHL, 4));
-            out = out.or((ByteVector) packed.convertShape(VectorOperators.I2B, B16, -p));
-        }
-        out.intoMemorySegment(dst, off + 2, LE);
+        PanamaGgmlEncoders.q4_0(x, xOff, dst, dstOff, nBlocks);
     }
 
     @Override
     public void quantizeQ8_0(float[] x, int xOff, MemorySegment dst, long dstOff, int nBlocks) {
-        for (int b = 0; b < nBlocks; b++) {
-            quantizeBlockQ8(x, xOff + 32 * b, dst, dstOff + 34L * b, false);
-        }
+        PanamaGgmlEncoders.q8(x, xOff, dst, dstOff, nBlocks, false);
     }
 
     @Override
     public void quantizeQ8_1(float[] x, int xOff, MemorySegment dst, long dstOff, int nBlocks) {
-        for (int b = 0; b < nBlocks; b++) {
-            quantizeBlockQ8(x, xOff + 32 * b, dst, dstOff + 36L * b, true);
-        }
-    }
-
-    private static void quantizeBlockQ8(float[] x, int xo, MemorySegment dst, long off, boolean withSum) {
-        FloatVector m = FloatVector.zero(F);
-        for (int j = 0; j < 32; j += FL) {
-            m = m.max(FloatVector.fromArray(F, x, xo + j).abs());
-        }
-        float amax = m.reduceLanes(VectorOperators.MAX);
-        float d = amax / 127f;
-        float id = d != 0f ? 1f / d : 0f;
-        if (!Float.isFinite(amax) || Float.isInfinite(id)) {
-            ScalarGgmlKernels.quantizeBlockQ8(x, xo, dst, off, withSum);
-            return;
-        }
-        dst.set(F16_LE, off, Float.floatToFloat16(d));
-        long qs = off + (withSum ? 4 : 2);
-        IntVector sum = IntVector.zero(I);
-        for (int h = 0; h < 32; h += 16) {
-            ByteVector out = ByteVector.zero(B16);
-            for (int p = 0; p < PER16; p++) {
-                // truncating F2I of the half-adjusted value is roundf; |q| <= 127, so I2B keeps it as (int8)
-                IntVector q = (IntVector) roundHalfAwayFromZero(FloatVector.fromArray(F, x, xo + h + p * FL).mul(id))
-                        .convert(VectorOperators.F2I, 0);
-                sum = sum.add(q);
-                out = out.or((ByteVector) q.convertShape(VectorOperators.I2B, B16, -p));
-            }
-            out.intoMemorySegment(dst, qs + h, LE);
-        }
-        if (withSum) {
-            int s = sum.reduceLanes(VectorOperators.ADD);
-            dst.set(F16_LE, off + 2, Float.floatToFloat16(s * d));
-        }
-    }
-
-    /** 0.5 &minus; 2^&minus;25, the float just below 1/2. */
-    private static final float HALF_DOWN = Math.nextDown(0.5f);
-
-    /**
-     * C's roundf for |v| &lt; 2^22, as a float holding an integer: trunc(v + copysign(0.5 &minus; 2^&minus;25, v)).
-     * Exact: for a = |v| &lt; 1/2, a + h &le; 1 &minus; 2^&minus;24 rounds below 1; for a &ge; 1/2 with n = floor(a) and
-     * u = ulp(a) &ge; 2^&minus;24, a fraction &ge; 1/2 puts a + h within 2^&minus;25 &le; u/2 below n+1 or above it (the
-     * only tie, a = 1/2, rounds to the even 1.0), and a fraction &le; 1/2 &minus; u keeps a + h below the float
-     * n + 1 &minus; u. Here |v| &le; 127·(1 + 2^&minus;20) (amax·id with a finite id).
-     */
-    private static FloatVector roundHalfAwayFromZero(FloatVector v) {
-        IntVector sign = v.reinterpretAsInts().and(0x8000_0000);
-        FloatVector h = sign.or(Float.floatToRawIntBits(HALF_DOWN)).reinterpretAsFloats();
-        return v.add(h);
+        PanamaGgmlEncoders.q8(x, xOff, dst, dstOff, nBlocks, true);
     }
 }

@@ -1,12 +1,15 @@
 package lowbit.tensor.simd.panama;
 
 import lowbit.tensor.simd.AffineKernels;
+import lowbit.tensor.simd.CodebookKernels;
 import lowbit.tensor.simd.DenseKernels;
+import lowbit.tensor.simd.DoubleKernels;
 import lowbit.tensor.simd.FloatKernels;
 import lowbit.tensor.simd.PackKernels;
 import lowbit.tensor.simd.GgmlKernels;
 import lowbit.tensor.simd.HalfKernels;
 import lowbit.tensor.simd.KQuantKernels;
+import lowbit.tensor.simd.SparseKernels;
 import lowbit.tensor.simd.VectorizationProvider;
 
 /**
@@ -21,6 +24,9 @@ public final class PanamaProvider extends VectorizationProvider {
     private final HalfKernels halves;
     private final KQuantKernels kquants;
     private final AffineKernels affine;
+    private final CodebookKernels codebooks;
+    private final DoubleKernels doubles = new PanamaDoubleKernels();
+    private final SparseKernels sparse;
 
     /**
      * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
@@ -39,8 +45,10 @@ public final class PanamaProvider extends VectorizationProvider {
         this.packing = new PanamaPackKernels();
         this.ggml = new PanamaGgmlKernels();
         this.halves = new PanamaHalfKernels();
+        this.affine = new PanamaAffineKernels();
+        this.codebooks = new PanamaCodebookKernels();
         this.kquants = new PanamaKQuantKernels();
-        this.affine = new lowbit.tensor.simd.ScalarAffineKernels();
+        this.sparse = new PanamaSparseKernels();
     }
 
     @Override
@@ -86,5 +94,20 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public AffineKernels affine() {
         return affine;
+    }
+
+    @Override
+    public CodebookKernels codebooks() {
+        return codebooks;
+    }
+
+    @Override
+    public DoubleKernels doubles() {
+        return doubles;
+    }
+
+    @Override
+    public SparseKernels sparse() {
+        return sparse;
     }
 }

@@ -21,6 +21,8 @@ public final class Species {
     private static final VectorShape SHAPE = VectorShape.forBitSize(BITS);
     /** Floats at the chosen width. */
     public static final VectorSpecies<Float> F = VectorSpecies.of(float.class, SHAPE);
+    /** Doubles at the chosen width. */
+    public static final VectorSpecies<Double> D = VectorSpecies.of(double.class, SHAPE);
     /** Ints at the chosen width. */
     public static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, SHAPE);
     /** Shorts at the chosen width. */

@@ -1,0 +1,49 @@
+package lowbit.tensor.simd;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The scalar reference for {@link CodebookKernels}: element by element over the flat index; GEMV sums each block's
+ * part of a row left to right, multiplies it by the block's absmax and adds the blocks left to right.
+ */
+public final class ScalarCodebookKernels implements CodebookKernels {
+    /** Creates the (stateless) scalar kernels. */
+    public ScalarCodebookKernels() {
+    }
+
+    /** The 4-bit code of flat element e (high nibble first, bitsandbytes' order). */
+    public static int code(MemorySegment codes, long e) {
+        int b = codes.get(ValueLayout.JAVA_BYTE, e >>> 1);
+        return (e & 1) == 0 ? (b >>> 4) & 0xF : b & 0xF;
+    }
+
+    @Override
+    public void dequantize(MemorySegment codes, float[] table, int blockSize, float[] absmax, long blockOff,
+            long first, int count, float[] dst, int dstOff) {
+        for (int i = 0; i < count; i++) {
+            long e = first + i;
+            dst[dstOff + i] = table[code(codes, e)] * absmax[(int) (e / blockSize - blockOff)];
+        }
+    }
+
+    @Override
+    public void gemv(MemorySegment codes, float[] table, int cols, int blockSize, float[] absmax, long blockOff,
+            float[] x, int xOff, int rowFrom, int rowTo, float[] y, int yOff) {
+        for (int r = rowFrom; r < rowTo; r++) {
+            long e = (long) r * cols;
+            float acc = 0;
+            int c = 0;
+            while (c < cols) {
+                long b = (e + c) / blockSize;
+                int end = (int) Math.min(cols, (b + 1) * blockSize - e);
+                float g = 0;
+                for (; c < end; c++) {
+                    g += table[code(codes, e + c)] * x[xOff + c];
+                }
+                acc += absmax[(int) (b - blockOff)] * g;
+            }
+            y[yOff + r] = acc;
+        }
+    }
+}
