@@ -149,6 +149,13 @@ public final class PeftFiles {
                 t = "BONE";
                 r = b.rank();
                 alpha = 0;
+                boolean differs = !ranks.isEmpty() && (!init.equals(b.config().peftInitWeights())
+                        || ranks.values().iterator().next() != r);
+                if (differs) {
+                    throw new IllegalArgumentException("BoneConfig has one r and one init_weights per file: " + m
+                            + " has r = " + r + ", init_weights = " + b.config().peftInitWeights() + ", an earlier module "
+                            + "r = " + ranks.values().iterator().next() + ", init_weights = " + init);
+                }
                 init = b.config().peftInitWeights();
                 tensors.put(key + "bone_block", Tensor.ofFloats(b.block().data(), toLongs(b.block().shape())));
             } else if (a instanceof PacaAdapter p) {
@@ -212,7 +219,9 @@ public final class PeftFiles {
         ArrayNode tm = cfg.putArray("target_modules");
         modules.forEach(tm::add);
         cfg.put("bias", "none");
-        cfg.put("fan_in_fan_out", false);
+        if (!type.equals("BONE")) { // BoneConfig has no fan_in_fan_out field
+            cfg.put("fan_in_fan_out", false);
+        }
         cfg.putNull("modules_to_save");
         if (type.equals("BONE")) {
             putInit(cfg, "init_weights", init);
