@@ -202,7 +202,7 @@ public final class GroupwiseAffine extends AbstractQuantizedMatrix {
     }
 
     /** Lengths and ranges of scales, zero points and g_idx against the spec and shape. */
-    private static void checkGrid(AffineSpec spec, int rows, int cols, float[] scales, int[] zeros, int[] gIdx) {
+    static void checkGrid(AffineSpec spec, int rows, int cols, float[] scales, int[] zeros, int[] gIdx) {
         Objects.requireNonNull(scales, "scales");
         int sr = spec.scaleRows(rows);
         int sc = spec.scaleCols(cols);
