@@ -38,7 +38,8 @@ import org.knowm.xchart.style.Styler;
  * fixed evaluation batch relative to its value at step 0, and the recovered share of the teacher's delta is
  * 1 − L_final/L_0.
  *
- * <pre>{@code ./lowbit mvn -q -pl examples -am compile exec… or: java … lowbit.examples.adapters.AdapterLearningCurves [out.png]}</pre>
+ * <p>{@code AdapterLearningTest} runs {@link #standard()} in {@code ./lowbit test} and writes
+ * {@code examples/target/adapter-loss-curves.png}; {@link #main} does the same to a path of choice.
  */
 public final class AdapterLearningCurves {
     /** The chart title of {@link #standard()}. */
