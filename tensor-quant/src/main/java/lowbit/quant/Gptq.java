@@ -77,6 +77,12 @@ public final class Gptq implements Quantizer {
         /** Symmetric s = 2·max|w|/maxq (the reference's {@code sym=True}). */
         GPTQ_SYMMETRIC,
         /**
+         * The MSE clip search ({@link ClipSearch#defaults()}: the range shrunk by r = 1, 0.975, …, 0.5, keeping the
+         * least Σ(w − ŵ)² over the group's current weights) — the reference's {@code mse=True} option, with AWQ's
+         * grid; asymmetric ranges include 0 as the layout requires.
+         */
+        MSE,
+        /**
          * ggml Q4_0's rule (4-bit symmetric specs only): m = the group's signed value of largest |w| (the first on
          * ties), s = fp16(m/−8), so m is exactly code 0; an all-zero group gets s = 1.
          */
@@ -273,6 +279,7 @@ public final class Gptq implements Quantizer {
             case ZERO_IN_RANGE -> "min-max, 0 in range";
             case MAX_ABS -> "max-abs";
             case GPTQ_SYMMETRIC -> "2*max-abs/maxq";
+            case MSE -> "mse clip search";
             case Q4_0 -> "ggml Q4_0 (max/-8)";
         };
     }
@@ -285,6 +292,7 @@ public final class Gptq implements Quantizer {
             case ZERO_IN_RANGE -> Rtn.asymmetricZeroInRange().fitter(spec);
             case MAX_ABS -> Rtn.symmetric().fitter(spec);
             case GPTQ_SYMMETRIC -> Rtn.symmetricGptq().fitter(spec);
+            case MSE -> ClipSearch.defaults().fitter(spec);
             case Q4_0 -> {
                 if (spec.bits() != 4 || !spec.symmetric()) {
                     throw new IllegalArgumentException("gptq: the Q4_0 range rule needs a 4-bit symmetric spec, got "

@@ -179,6 +179,46 @@ class CompositionTest {
     }
 
     @Test
+    void biasCorrectionRemovesTheMeanOutputShift() {
+        float[] x = CalibTesting.activations(TOKENS, COLS, 3, SEED + 6);
+        for (int t = 0; t < TOKENS; t++) {
+            for (int j = 0; j < COLS; j++) {
+                x[t * COLS + j] += 0.5f + (j % 3); // inputs with a non-zero mean
+            }
+        }
+        float[] w = QuantTesting.weights(ROWS, COLS, SEED + 7, 0.03f, 0, 0);
+        CalibrationCollector c = CalibrationCollector.withHessian(COLS);
+        c.add(x, TOKENS);
+        AffineSpec spec = AffineSpec.groupsAlongIn(2, 64, false);
+        QuantResult q = BiasCorrection.of(Rtn.defaults()).quantize(w, ROWS, COLS, spec, c);
+        float[] eff = q.effectiveWeight();
+        float[] corr = q.transform().outputBias();
+        assertThat(q.report().method()).isEqualTo("rtn+bias");
+        for (int r = 0; r < ROWS; r++) {
+            // mean over the calibration tokens of (W·x) − (Ŵ_eff·x + c): zero up to rounding
+            double shift = 0, uncorrected = 0, scale = 0;
+            for (int t = 0; t < TOKENS; t++) {
+                double y = 0, yq = 0;
+                for (int j = 0; j < COLS; j++) {
+                    y += (double) w[r * COLS + j] * x[t * COLS + j];
+                    yq += (double) eff[r * COLS + j] * x[t * COLS + j];
+                    scale += Math.abs((double) w[r * COLS + j] * x[t * COLS + j]);
+                }
+                shift += y - yq - corr[r];
+                uncorrected += y - yq;
+            }
+            shift /= TOKENS;
+            uncorrected /= TOKENS;
+            scale /= TOKENS;
+            // c is rounded to float and the mean E[x] too: |residual| ≤ a few float roundings of Σ|w·x|
+            assertThat(Math.abs(shift)).as("row %d: corrected %s, uncorrected %s", r, shift, uncorrected)
+                    .isLessThanOrEqualTo(1e-5 * scale);
+        }
+        assertThatThrownBy(() -> BiasCorrection.of(Rtn.defaults()).quantize(w, ROWS, COLS, spec, null))
+                .hasMessageContaining("needs calibration statistics with the mean input");
+    }
+
+    @Test
     void attentionConcentrationByHand() {
         // one sequence of 3 tokens (the last is padding), 2 heads; received attention of key t = Σ_h Σ_q A[h, q, t]
         float[] p = {

@@ -59,6 +59,34 @@ class GptqTest {
     }
 
     @Test
+    void withADiagonalHessianGptqIsItsRangeRuleAlone() {
+        // H diagonal ⇒ U diagonal ⇒ no error feedback: GPTQ must reproduce the data-free quantizer of its range rule
+        // bit for bit (same fitter on the same weights, same rounding)
+        float[] w = w();
+        double[] h = new double[COLS * COLS];
+        for (int j = 0; j < COLS; j++) {
+            h[j * COLS + j] = 0.5 + (j % 5);
+        }
+        float[] ones = new float[COLS];
+        Arrays.fill(ones, 1);
+        var diag = new ArrayCalibrationStats(COLS, 10, ones, ones, null, h);
+        for (int g : new int[] {32, 128}) {
+            AffineSpec asym = AffineSpec.groupsAlongIn(3, g, false);
+            assertThat(Gptq.defaults().quantize(w, ROWS, COLS, asym, diag).affine().codes())
+                    .isEqualTo(Rtn.asymmetricZeroInRange().quantize(w, ROWS, COLS, asym).affine().codes());
+            GroupwiseAffine mse = Gptq.of(Gptq.Options.defaults().withRange(Gptq.Range.MSE))
+                    .quantize(w, ROWS, COLS, asym, diag).affine();
+            GroupwiseAffine clip = ClipSearch.defaults().quantize(w, ROWS, COLS, asym).affine();
+            assertThat(mse.scales()).isEqualTo(clip.scales());
+            assertThat(mse.zeros()).isEqualTo(clip.zeros());
+            assertThat(mse.codes()).isEqualTo(clip.codes());
+            AffineSpec sym = AffineSpec.groupsAlongIn(4, g, true);
+            assertThat(Gptq.of(Gptq.Options.defaults().withRange(Gptq.Range.MAX_ABS)).quantize(w, ROWS, COLS, sym, diag)
+                    .affine().codes()).isEqualTo(Rtn.symmetric().quantize(w, ROWS, COLS, sym).affine().codes());
+        }
+    }
+
+    @Test
     void matchesTheFloat64ReferenceAndBeatsRtn() {
         float[] x = x();
         float[] w = w();
