@@ -1,6 +1,7 @@
 package lowbit.tensor.simd.panama;
 
 import static lowbit.tensor.simd.ScalarGgmlKernels.f16;
+import static lowbit.tensor.simd.ScalarGgmlKernels.F16_LE;
 import static lowbit.tensor.simd.ScalarGgmlKernels.I32_LE;
 import static lowbit.tensor.simd.ScalarKQuantKernels.F32_LE;
 import static lowbit.tensor.simd.ScalarKQuantKernels.I16_LE;
@@ -205,109 +206,102 @@ final class PanamaKQuantKernels implements KQuantKernels {
         Q8KRow x = Q8KRow.of(a, aOff, nBlocks);
         int il = I.length();
         float[] dv = new float[il], dm = new float[il];
+        short[] hs = new short[32];
         for (int t = 0; t < tiles; t++) {
             for (int grp = 0; grp < 16 / il; grp++) {
                 int row0 = 16 * t + il * grp;
                 if (row0 >= rowCount) {
                     break;
                 }
-                tileQ4K(w, wOff + (long) t * nBlocks * 2304, il * grp, x.pairs, x.d, x.bs2, nBlocks, dv, dm, y,
+                tileQ4K(w, wOff + (long) t * nBlocks * 2304, il * grp, x.pairs, x.d, x.bs2, nBlocks, hs, dv, dm, y,
                         yOff + row0, Math.min(il, rowCount - row0));
             }
         }
     }
 
     private static void tileQ4K(MemorySegment w, long tOff, int r0, int[] pairs, float[] ad, int[] bs2, int nBlocks,
-            float[] dv, float[] dm, float[] y, int yOff, int n) {
+            short[] hs, float[] dv, float[] dm, float[] y, int yOff, int n) {
         FloatVector acc = FloatVector.zero(F), macc = acc;
         int rg = 2 * r0;
         for (int b = 0; b < nBlocks; b++) {
             long blk = tOff + 2304L * b;
             int po = 128 * b, o8 = 8 * b;
-            IntVector s0 = sb(w, blk, 0, r0), s1 = sb(w, blk, 1, r0), s2 = sb(w, blk, 2, r0), s3 = sb(w, blk, 3, r0);
-            IntVector s4 = sb(w, blk, 4, r0), s5 = sb(w, blk, 5, r0), s6 = sb(w, blk, 6, r0), s7 = sb(w, blk, 7, r0);
-            IntVector s8 = sb(w, blk, 8, r0), s9 = sb(w, blk, 9, r0), s10 = sb(w, blk, 10, r0), s11 = sb(w, blk, 11, r0);
-            IntVector sc0 = s0.and(63), sc1 = s1.and(63), sc2 = s2.and(63), sc3 = s3.and(63);
-            IntVector sc4 = s8.and(0xF).or(s0.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4));
-            IntVector sc5 = s9.and(0xF).or(s1.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4));
-            IntVector sc6 = s10.and(0xF).or(s2.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4));
-            IntVector sc7 = s11.and(0xF).or(s3.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4));
-            IntVector msum = s4.and(63).mul(bs2[o8]).add(s5.and(63).mul(bs2[o8 + 1])).add(s6.and(63).mul(bs2[o8 + 2]))
-                    .add(s7.and(63).mul(bs2[o8 + 3]))
-                    .add(s8.lanewise(VectorOperators.LSHR, 4).or(s4.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))
-                            .mul(bs2[o8 + 4]))
-                    .add(s9.lanewise(VectorOperators.LSHR, 4).or(s5.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))
-                            .mul(bs2[o8 + 5]))
-                    .add(s10.lanewise(VectorOperators.LSHR, 4).or(s6.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))
-                            .mul(bs2[o8 + 6]))
-                    .add(s11.lanewise(VectorOperators.LSHR, 4).or(s7.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))
-                            .mul(bs2[o8 + 7]));
+            // every scale byte vector is loaded where it is used (cheap L1 loads) instead of living across the block
+            IntVector msum = ((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 128 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63).mul(bs2[o8 + 0])
+                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 144 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63).mul(bs2[o8 + 1]))
+                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 160 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63).mul(bs2[o8 + 2]))
+                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 176 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63).mul(bs2[o8 + 3]))
+                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 192 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 128 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 4]))
+                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 208 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 144 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 5]))
+                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 224 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 160 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 6]))
+                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 240 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 176 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 7]));
             IntVector isum = IntVector.zero(I);
             ShortVector p0, p1;
             IntVector v0, v1;
-                    p0 = ShortVector.zero(SW);
-                    p1 = p0;
-                    for (int c = 0; c < 16; c++) {
-                        ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 256 + 32 * c + rg, LE)
-                                .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
-                        p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 0 + c]).reinterpretAsShorts()));
-                        p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
-                                .mul(IntVector.broadcast(I, pairs[po + 16 + c]).reinterpretAsShorts()));
-                    }
-                    v0 = p0.reinterpretAsInts();
-                    v1 = p1.reinterpretAsInts();
-                    isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
-                                    .lanewise(VectorOperators.ASHR, 16)).mul(sc0))
-                            .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
-                                    .lanewise(VectorOperators.ASHR, 16)).mul(sc1));
-                    p0 = ShortVector.zero(SW);
-                    p1 = p0;
-                    for (int c = 0; c < 16; c++) {
-                        ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 768 + 32 * c + rg, LE)
-                                .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
-                        p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 32 + c]).reinterpretAsShorts()));
-                        p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
-                                .mul(IntVector.broadcast(I, pairs[po + 48 + c]).reinterpretAsShorts()));
-                    }
-                    v0 = p0.reinterpretAsInts();
-                    v1 = p1.reinterpretAsInts();
-                    isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
-                                    .lanewise(VectorOperators.ASHR, 16)).mul(sc2))
-                            .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
-                                    .lanewise(VectorOperators.ASHR, 16)).mul(sc3));
-                    p0 = ShortVector.zero(SW);
-                    p1 = p0;
-                    for (int c = 0; c < 16; c++) {
-                        ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 1280 + 32 * c + rg, LE)
-                                .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
-                        p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 64 + c]).reinterpretAsShorts()));
-                        p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
-                                .mul(IntVector.broadcast(I, pairs[po + 80 + c]).reinterpretAsShorts()));
-                    }
-                    v0 = p0.reinterpretAsInts();
-                    v1 = p1.reinterpretAsInts();
-                    isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
-                                    .lanewise(VectorOperators.ASHR, 16)).mul(sc4))
-                            .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
-                                    .lanewise(VectorOperators.ASHR, 16)).mul(sc5));
-                    p0 = ShortVector.zero(SW);
-                    p1 = p0;
-                    for (int c = 0; c < 16; c++) {
-                        ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 1792 + 32 * c + rg, LE)
-                                .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
-                        p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 96 + c]).reinterpretAsShorts()));
-                        p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
-                                .mul(IntVector.broadcast(I, pairs[po + 112 + c]).reinterpretAsShorts()));
-                    }
-                    v0 = p0.reinterpretAsInts();
-                    v1 = p1.reinterpretAsInts();
-                    isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
-                                    .lanewise(VectorOperators.ASHR, 16)).mul(sc6))
-                            .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
-                                    .lanewise(VectorOperators.ASHR, 16)).mul(sc7));
+            p0 = ShortVector.zero(SW);
+            p1 = p0;
+            for (int c = 0; c < 16; c++) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 256 + 32 * c + rg, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 0 + c]).reinterpretAsShorts()));
+                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
+                        .mul(IntVector.broadcast(I, pairs[po + 16 + c]).reinterpretAsShorts()));
+            }
+            v0 = p0.reinterpretAsInts();
+            v1 = p1.reinterpretAsInts();
+            isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 64 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63)))
+                    .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 80 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63)));
+            p0 = ShortVector.zero(SW);
+            p1 = p0;
+            for (int c = 0; c < 16; c++) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 768 + 32 * c + rg, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 32 + c]).reinterpretAsShorts()));
+                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
+                        .mul(IntVector.broadcast(I, pairs[po + 48 + c]).reinterpretAsShorts()));
+            }
+            v0 = p0.reinterpretAsInts();
+            v1 = p1.reinterpretAsInts();
+            isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 96 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63)))
+                    .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 112 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63)));
+            p0 = ShortVector.zero(SW);
+            p1 = p0;
+            for (int c = 0; c < 16; c++) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 1280 + 32 * c + rg, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 64 + c]).reinterpretAsShorts()));
+                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
+                        .mul(IntVector.broadcast(I, pairs[po + 80 + c]).reinterpretAsShorts()));
+            }
+            v0 = p0.reinterpretAsInts();
+            v1 = p1.reinterpretAsInts();
+            isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 192 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(0xF).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 64 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))))
+                    .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 208 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(0xF).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 80 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))));
+            p0 = ShortVector.zero(SW);
+            p1 = p0;
+            for (int c = 0; c < 16; c++) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 1792 + 32 * c + rg, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 96 + c]).reinterpretAsShorts()));
+                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
+                        .mul(IntVector.broadcast(I, pairs[po + 112 + c]).reinterpretAsShorts()));
+            }
+            v0 = p0.reinterpretAsInts();
+            v1 = p1.reinterpretAsInts();
+            isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 224 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(0xF).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 96 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))))
+                    .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 240 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(0xF).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 112 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))));
+            MemorySegment.copy(w, F16_LE, blk, hs, 0, 32); // d and dmin of the 16 rows in one copy
             for (int i = 0; i < dv.length; i++) {
-                dv[i] = f16(w, blk + 2L * (r0 + i));
-                dm[i] = f16(w, blk + 32 + 2L * (r0 + i));
+                dv[i] = Float.float16ToFloat(hs[r0 + i]);
+                dm[i] = Float.float16ToFloat(hs[16 + r0 + i]);
             }
             float da = ad[b];
             acc = ((FloatVector) isum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, dv, 0).mul(da), acc);
@@ -321,11 +315,6 @@ final class PanamaKQuantKernels implements KQuantKernels {
         }
     }
 
-    /** Scale byte k of the IL rows from r0 of a tile block, as int lanes. */
-    private static IntVector sb(MemorySegment w, long blk, int k, int r0) {
-        return (IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 64 + 16 * k + r0, LE)
-                .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-    }
 
     // ---------------------------------------------------------------- Q5_K
 
