@@ -97,12 +97,17 @@ public final class AffineGrid {
 
     /** (s, z) of the min/max rule for {@code spec} over w[off .. off+n): RTN's choice. */
     static long minMax(float[] w, int off, int n, AffineSpec spec, boolean zeroInRange, boolean gptqSymmetric) {
+        float[] lo = new float[1];
+        float[] hi = new float[1];
+        Groupwise.FIT.groupMinMax(w, off, n, n, lo, hi, 0); // both in one pass
+        return minMax(lo[0], hi[0], spec, zeroInRange, gptqSymmetric);
+    }
+
+    /** (s, z) of the min/max rule for a group with range [lo, hi] (max|w| = max(−lo, hi)). */
+    static long minMax(float lo, float hi, AffineSpec spec, boolean zeroInRange, boolean gptqSymmetric) {
         if (spec.symmetric()) {
-            return symmetric(lowbit.tensor.simd.FloatOps.maxAbs(w, off, n), spec.bits(), gptqSymmetric,
-                    spec.scaleType());
+            return symmetric(Math.max(-lo, hi), spec.bits(), gptqSymmetric, spec.scaleType());
         }
-        float lo = lowbit.tensor.simd.FloatOps.min(w, off, n);
-        float hi = lowbit.tensor.simd.FloatOps.max(w, off, n);
         return asymmetric(lo, hi, spec.bits(), zeroInRange, spec.scaleType());
     }
 
@@ -118,41 +123,14 @@ public final class AffineGrid {
 
     /** Σ (w − s·(q − z))² over w[off .. off+n) quantized on (s, z), in float (see {@link #quantize}). */
     public static float squaredError(float[] w, int off, int n, float s, int z, int bits) {
-        float lo = -z;
-        float hi = ((1 << bits) - 1) - z;
-        float acc0 = 0;
-        float acc1 = 0;
-        int i = 0;
-        for (; i + 1 < n; i += 2) {
-            float a = w[off + i];
-            float b = w[off + i + 1];
-            float ta = Math.min(Math.max(a / s, lo), hi);
-            float tb = Math.min(Math.max(b / s, lo), hi);
-            float ea = a - s * ((ta + ROUND_MAGIC) - ROUND_MAGIC);
-            float eb = b - s * ((tb + ROUND_MAGIC) - ROUND_MAGIC);
-            acc0 += ea * ea;
-            acc1 += eb * eb;
-        }
-        if (i < n) {
-            float a = w[off + i];
-            float ta = Math.min(Math.max(a / s, lo), hi);
-            float ea = a - s * ((ta + ROUND_MAGIC) - ROUND_MAGIC);
-            acc0 += ea * ea;
-        }
-        return acc0 + acc1;
+        java.util.Objects.checkFromIndexSize(off, n, w.length);
+        return Groupwise.FIT.squaredError(w, off, n, s, z, bits);
     }
 
     /** Σ h_i·(w_i − ŵ_i)² with per-element weights h[hOff + i] (activation-weighted error). */
     public static float weightedSquaredError(float[] w, int off, int n, float s, int z, int bits, float[] h, int hOff) {
-        float lo = -z;
-        float hi = ((1 << bits) - 1) - z;
-        float acc = 0;
-        for (int i = 0; i < n; i++) {
-            float a = w[off + i];
-            float t = Math.min(Math.max(a / s, lo), hi);
-            float e = a - s * ((t + ROUND_MAGIC) - ROUND_MAGIC);
-            acc += h[hOff + i] * e * e;
-        }
-        return acc;
+        java.util.Objects.checkFromIndexSize(off, n, w.length);
+        java.util.Objects.checkFromIndexSize(hOff, n, h.length);
+        return Groupwise.FIT.weightedSquaredError(w, off, n, s, z, bits, h, hOff);
     }
 }

@@ -3,7 +3,6 @@ package lowbit.quant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import lowbit.tensor.layout.AffineSpec;
-import lowbit.tensor.layout.GroupwiseAffine;
 import lowbit.tensor.simd.FloatOps;
 
 /**
@@ -95,11 +94,11 @@ public final class ClipSearch implements Quantizer {
         long t0 = System.nanoTime();
         Groupwise.checkInput(name(), w, rows, cols, spec, stats);
         Groupwise.Grid grid = Groupwise.fit(w, rows, cols, spec, fitter(spec), stats == null ? null : stats.meanSquare());
-        GroupwiseAffine m = Groupwise.encode(w, rows, cols, spec, grid, null);
+        Groupwise.Encoded m = Groupwise.encodeMeasured(w, w, rows, cols, spec, grid, null);
         Map<String, String> opts = new LinkedHashMap<>();
         opts.put("steps", Integer.toString(options.steps()));
         opts.put("minRatio", Float.toString(options.minRatio()));
         opts.put("weighting", stats == null ? "none" : "mean x^2");
-        return Groupwise.result(name(), w, rows, cols, m, null, t0, opts);
+        return Groupwise.result(name(), w, rows, cols, m, t0, opts);
     }
 }

@@ -113,11 +113,11 @@ public final class FineQuant implements Quantizer {
                 : new AffineSpec(spec.bits(), spec.symmetric(), Granularity.GROUP_ALONG_IN, g, spec.scaleType());
         Rtn rtn = Rtn.defaults();
         Groupwise.Grid grid = rtn.grid(w, rows, cols, chosen);
-        var m = Groupwise.encode(w, rows, cols, chosen, grid, null);
+        var m = Groupwise.encodeMeasured(w, w, rows, cols, chosen, grid, null);
         Map<String, String> opts = new LinkedHashMap<>();
         opts.put("groupSize", Integer.toString(g));
         opts.put("dominatedFraction", trace.toString());
         opts.put("alpha", Float.toString(options.alpha()));
-        return Groupwise.result(name(), w, rows, cols, m, null, t0, opts);
+        return Groupwise.result(name(), w, rows, cols, m, t0, opts);
     }
 }

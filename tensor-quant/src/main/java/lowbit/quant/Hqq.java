@@ -5,8 +5,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import lowbit.tensor.layout.AffineSpec;
-import lowbit.tensor.layout.GroupwiseAffine;
-import lowbit.tensor.simd.FloatOps;
+import lowbit.tensor.simd.AffineFitKernels;
 
 /**
  * HQQ, half-quadratic quantization (Badri &amp; Shaji 2023, mobiusml/hqq), data-free: the scale comes from min/max
@@ -89,55 +88,32 @@ public final class Hqq implements Quantizer {
         return "hqq";
     }
 
-    private static float meanAbsError(float[] w, int off, int len, float s, double z, int maxq) {
-        float zf = (float) z;
-        float acc = 0;
-        for (int i = 0; i < len; i++) {
-            float q = Math.min(Math.max((w[off + i] / s + zf + AffineGrid.ROUND_MAGIC) - AffineGrid.ROUND_MAGIC, 0),
-                    maxq);
-            acc += Math.abs(w[off + i] - s * (q - zf));
-        }
-        return acc / len;
-    }
-
     Groupwise.Fitter fitter(AffineSpec spec, AtomicInteger guarded) {
         int bits = spec.bits();
         int maxq = (1 << bits) - 1;
         float p = options.p();
+        float kappa = options.kappa();
+        AffineFitKernels k = Groupwise.FIT;
         return (w, off, len, h, hOff) -> {
-            float lo = FloatOps.min(w, off, len);
-            float hi = FloatOps.max(w, off, len);
+            float[] lo1 = new float[1];
+            float[] hi1 = new float[1];
+            k.groupMinMax(w, off, len, len, lo1, hi1, 0);
+            float lo = lo1[0];
+            float hi = hi1[0];
             long rtn = AffineGrid.asymmetric(lo, hi, bits, false, spec.scaleType());
             float s = AffineGrid.scale(rtn);
             if (!(hi > lo)) {
                 return rtn;
             }
+            float[] out = new float[3];
             double z = -lo / s; // hqq's unrounded zero
             double bestZ = z;
             float bestErr = Float.POSITIVE_INFINITY;
             double beta = options.beta();
             for (int it = 0; it < options.iterations(); it++) {
-                float zf = (float) z;
-                double acc = 0;
-                float errAbs = 0;
-                float invBeta = (float) (1 / beta);
-                // |x| ≤ β^(−1/(2−p)) shrinks to exactly 0: no pow needed there
-                float thr = (float) Math.pow(beta, -1.0 / (2 - p));
-                for (int i = 0; i < len; i++) {
-                    float x = w[off + i];
-                    float q = Math.min(Math.max((x / s + zf + AffineGrid.ROUND_MAGIC) - AffineGrid.ROUND_MAGIC, 0),
-                            maxq);
-                    float e = x - s * (q - zf);
-                    float a = Math.abs(e);
-                    errAbs += a;
-                    float we = 0;
-                    if (a > thr) {
-                        float m = a - (float) Math.pow(a, p - 1) * invBeta;
-                        we = m > 0 ? Math.copySign(m, e) : 0;
-                    }
-                    acc += q - (x - we) / s;
-                }
-                errAbs /= len;
+                // |x| ≤ β^(−1/(2−p)) shrinks to exactly 0: the kernel skips pow there
+                k.hqqZeroStep(w, off, len, s, (float) z, maxq, p, (float) (1 / beta), threshold(beta, p), out);
+                float errAbs = out[0];
                 if (options.earlyStop()) {
                     if (errAbs < bestErr) {
                         bestErr = errAbs;
@@ -148,61 +124,50 @@ public final class Hqq implements Quantizer {
                 } else {
                     bestZ = z;
                 }
-                z = acc / len;
-                beta *= options.kappa();
+                z = out[1] / len;
+                beta *= kappa;
             }
             int zLo = (int) Math.min(Math.max(Math.floor(bestZ), 0), maxq);
             int zHi = (int) Math.min(Math.max(Math.ceil(bestZ), 0), maxq);
-            int zi = meanAbsError(w, off, len, s, zLo, maxq) <= meanAbsError(w, off, len, s, zHi, maxq) ? zLo : zHi;
+            int zi = zLo == zHi || k.absError(w, off, len, s, zLo, maxq) <= k.absError(w, off, len, s, zHi, maxq)
+                    ? zLo : zHi;
             // with z now an integer the scale is the continuous unknown: the same half-quadratic alternation on s,
-            // W_e ← shrink_p(W − s(q − z), β), s ← Σ (W − W_e)(q − z) / Σ (q − z)² (least squares), q re-rounded
-            float sBest = s;
-            float errBest = meanAbsError(w, off, len, s, zi, maxq);
-            float sc = s;
+            // W_e ← shrink_p(W − s(q − z), β), s ← Σ (W − W_e)(q − z) / Σ (q − z)² (least squares), q re-rounded;
+            // one pass per iteration gives the candidate's error and the sums for the next step
             beta = options.beta();
+            k.hqqScaleStep(w, off, len, s, zi, maxq, p, (float) (1 / beta), threshold(beta, p), out);
+            float sBest = s;
+            float errBest = out[2];
             for (int it = 0; it < options.iterations(); it++) {
-                float thr = (float) Math.pow(beta, -1.0 / (2 - p));
-                float invBeta = (float) (1 / beta);
-                double num = 0;
-                double den = 0;
-                for (int i = 0; i < len; i++) {
-                    float x = w[off + i];
-                    float q = Math.min(Math.max((x / sc + zi + AffineGrid.ROUND_MAGIC) - AffineGrid.ROUND_MAGIC, 0),
-                            maxq) - zi;
-                    float e = x - sc * q;
-                    float a = Math.abs(e);
-                    float we = 0;
-                    if (a > thr) {
-                        float m = a - (float) Math.pow(a, p - 1) * invBeta;
-                        we = m > 0 ? Math.copySign(m, e) : 0;
-                    }
-                    num += (double) (x - we) * q;
-                    den += (double) q * q;
-                }
+                float num = out[0];
+                float den = out[1];
                 if (!(den > 0) || !(num > 0)) {
                     break;
                 }
-                float next = AffineGrid.storable((float) (num / den), spec.scaleType());
-                float err = meanAbsError(w, off, len, next, zi, maxq);
-                if (err < errBest) {
-                    errBest = err;
+                float next = AffineGrid.storable(num / den, spec.scaleType());
+                beta *= kappa;
+                k.hqqScaleStep(w, off, len, next, zi, maxq, p, (float) (1 / beta), threshold(beta, p), out);
+                if (out[2] < errBest) {
+                    errBest = out[2];
                     sBest = next;
                 } else if (options.earlyStop()) {
                     break;
                 }
-                sc = next;
-                beta *= options.kappa();
             }
-            s = sBest;
-            long hqq = AffineGrid.pack(s, zi);
+            long hqq = AffineGrid.pack(sBest, zi);
             if (options.l2Guard() && hqq != rtn
-                    && AffineGrid.squaredError(w, off, len, AffineGrid.scale(rtn), AffineGrid.zero(rtn), bits)
-                    <= AffineGrid.squaredError(w, off, len, s, zi, bits)) {
+                    && k.squaredError(w, off, len, AffineGrid.scale(rtn), AffineGrid.zero(rtn), bits)
+                    <= k.squaredError(w, off, len, sBest, zi, bits)) {
                 guarded.incrementAndGet();
                 return rtn;
             }
             return hqq;
         };
+    }
+
+    /** β^(−1/(2−p)): errors at or below it shrink to exactly 0. */
+    private static float threshold(double beta, float p) {
+        return (float) Math.pow(beta, -1.0 / (2 - p));
     }
 
     @Override
@@ -215,13 +180,13 @@ public final class Hqq implements Quantizer {
         }
         AtomicInteger guarded = new AtomicInteger();
         Groupwise.Grid grid = Groupwise.fit(w, rows, cols, spec, fitter(spec, guarded), null);
-        GroupwiseAffine m = Groupwise.encode(w, rows, cols, spec, grid, null);
+        Groupwise.Encoded m = Groupwise.encodeMeasured(w, w, rows, cols, spec, grid, null);
         Map<String, String> opts = new LinkedHashMap<>();
         opts.put("p", Float.toString(options.p()));
         opts.put("beta", Float.toString(options.beta()));
         opts.put("kappa", Float.toString(options.kappa()));
         opts.put("iterations", Integer.toString(options.iterations()));
         opts.put("l2GuardedGroups", Integer.toString(guarded.get()));
-        return Groupwise.result(name(), w, rows, cols, m, null, t0, opts);
+        return Groupwise.result(name(), w, rows, cols, m, t0, opts);
     }
 }

@@ -21,7 +21,10 @@ import lowbit.tensor.layout.GroupwiseAffine;
  *       all 2^b codes but clips the positive end by one step.</li>
  * </ul>
  * All-zero groups get s = 1, constant groups are exact. With {@link AffineSpec#scaleType() F16 scales} the scale is
- * rounded to F16 before the codes are chosen. Speed: two SIMD passes (range, then codes) per group, rows in parallel.
+ * rounded to F16 before the codes are chosen. Speed: for the row-wise granularities (per tensor, per output channel,
+ * groups along in) one fused pass per row with the {@link lowbit.tensor.simd.AffineFitKernels} (group ranges, then
+ * codes with their errors, packed straight into the layout's native code segment; the report's errors come from
+ * the same pass), rows in parallel; the column granularities go through W transposed.
  */
 public final class Rtn implements Quantizer {
     /** Which range rule. */
@@ -97,10 +100,21 @@ public final class Rtn implements Quantizer {
     @Override
     public QuantResult quantize(float[] w, int rows, int cols, AffineSpec spec, CalibrationStats stats) {
         long t0 = System.nanoTime();
+        Map<String, String> opts = new LinkedHashMap<>();
+        if (spec != null && !Groupwise.columnFamily(spec)) {
+            // the fast path: per row, group ranges, (s, z), codes and errors in one pass (NaN/±∞ found by the ranges)
+            Groupwise.checkInput(name(), w, rows, cols, spec, stats, false);
+            fitter(spec); // validates the rule against the spec
+            int n = spec.scaleRows(rows) * spec.scaleCols(cols);
+            Groupwise.Encoded e = Groupwise.encodeRows(w, w, rows, cols, spec, new float[n],
+                    spec.symmetric() ? null : new int[n], null,
+                    new Groupwise.MinMaxRule(rule == Rule.ZERO_IN_RANGE, rule == Rule.GPTQ_SYM, name()));
+            opts.put("range", ruleName(spec));
+            return Groupwise.result(name(), w, rows, cols, e, t0, opts);
+        }
         Groupwise.checkInput(name(), w, rows, cols, spec, stats);
         Groupwise.Grid grid = grid(w, rows, cols, spec);
         GroupwiseAffine m = Groupwise.encode(w, rows, cols, spec, grid, null);
-        Map<String, String> opts = new LinkedHashMap<>();
         opts.put("range", ruleName(spec));
         return Groupwise.result(name(), w, rows, cols, m, null, t0, opts);
     }

@@ -70,6 +70,9 @@ public abstract class VectorizationProvider {
     /** The group-wise affine layout's kernels (dequantize and GEMV over packed 2..8-bit codes). */
     public abstract AffineKernels affine();
 
+    /** The kernels that fit affine grids: group ranges, codes with errors, quantizers' per-candidate sums. */
+    public abstract AffineFitKernels affineFit();
+
     /** The 4-bit codebook layouts' kernels (NF4, FP4). */
     public abstract CodebookKernels codebooks();
 
@@ -169,6 +172,7 @@ public abstract class VectorizationProvider {
         private final HalfKernels halves = new ScalarHalfKernels();
         private final KQuantKernels kquants = new ScalarKQuantKernels();
         private final AffineKernels affine = new ScalarAffineKernels();
+        private final AffineFitKernels affineFit = new ScalarAffineFitKernels();
         private final CodebookKernels codebooks = new ScalarCodebookKernels();
         private final DoubleKernels doubles = new ScalarDoubleKernels();
         private final SparseKernels sparse = new ScalarSparseKernels();
@@ -216,6 +220,11 @@ public abstract class VectorizationProvider {
         @Override
         public AffineKernels affine() {
             return affine;
+        }
+
+        @Override
+        public AffineFitKernels affineFit() {
+            return affineFit;
         }
 
         @Override

@@ -127,31 +127,58 @@ final class PanamaKQuantKernels implements KQuantKernels {
         float mins = 0;
         for (int b = 0; b < nBlocks; b++) {
             long wb = wOff + 144L * b;
-            int ao = 256 * b;
+            int ao = 256 * b, o8 = 8 * b;
             int u0 = w.get(I32_LE, wb + 4), u1 = w.get(I32_LE, wb + 8), u2 = w.get(I32_LE, wb + 12);
             int scLo = u0 & 0x3f3f3f3f;
             int scHi = (u2 & 0x0f0f0f0f) | (((u0 >>> 6) & 0x03030303) << 4);
             int mLo = u1 & 0x3f3f3f3f;
             int mHi = ((u2 >>> 4) & 0x0f0f0f0f) | (((u1 >>> 6) & 0x03030303) << 4);
-            int sumi = 0;
-            for (int k = 0; k < 8; k++) {
-                sumi += (((k < 4 ? mLo : mHi) >>> (8 * (k & 3))) & 0xFF) * bs2[8 * b + k];
-            }
+            int sumi = (mLo & 0xFF) * bs2[o8] + ((mLo >>> 8) & 0xFF) * bs2[o8 + 1] + ((mLo >>> 16) & 0xFF) * bs2[o8 + 2]
+                    + (mLo >>> 24) * bs2[o8 + 3] + (mHi & 0xFF) * bs2[o8 + 4] + ((mHi >>> 8) & 0xFF) * bs2[o8 + 5]
+                    + ((mHi >>> 16) & 0xFF) * bs2[o8 + 6] + (mHi >>> 24) * bs2[o8 + 7];
+            // the four 64-element groups written out (C2 left a loop over them rolled, with per-iteration overhead)
             IntVector isum = IntVector.zero(I);
-            for (int g = 0; g < 4; g++) {
-                int sw = g < 2 ? scLo : scHi;
-                int sc0 = (sw >>> (16 * (g & 1))) & 0xFF, sc1 = (sw >>> (16 * (g & 1) + 8)) & 0xFF;
-                ShortVector p0 = ShortVector.zero(SW), p1 = p0;
-                for (int h = 0; h < 32; h += SWL) {
-                    ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + 16 + 32 * g + h, LE)
-                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
-                    p0 = p0.add(q.and((short) 0xF).mul(ShortVector.fromArray(SW, aq, ao + 64 * g + h)));
-                    p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(SW, aq, ao + 64 * g + 32 + h)));
-                }
-                IntVector s0 = p0.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16);
-                IntVector s1 = p1.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16);
-                isum = isum.add(s0.mul(sc0)).add(s1.mul(sc1));
+            ShortVector p0, p1;
+            p0 = ShortVector.zero(SW);
+            p1 = p0;
+            for (int h = 0; h < 32; h += SWL) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + 16 + h, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                p0 = p0.add(q.and((short) 0xF).mul(ShortVector.fromArray(SW, aq, ao + h)));
+                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(SW, aq, ao + 32 + h)));
             }
+            isum = isum.add(p0.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16).mul(scLo & 0xFF))
+                    .add(p1.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16).mul((scLo >>> 8) & 0xFF));
+            p0 = ShortVector.zero(SW);
+            p1 = p0;
+            for (int h = 0; h < 32; h += SWL) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + 48 + h, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                p0 = p0.add(q.and((short) 0xF).mul(ShortVector.fromArray(SW, aq, ao + 64 + h)));
+                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(SW, aq, ao + 96 + h)));
+            }
+            isum = isum.add(p0.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16).mul((scLo >>> 16) & 0xFF))
+                    .add(p1.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16).mul(scLo >>> 24));
+            p0 = ShortVector.zero(SW);
+            p1 = p0;
+            for (int h = 0; h < 32; h += SWL) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + 80 + h, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                p0 = p0.add(q.and((short) 0xF).mul(ShortVector.fromArray(SW, aq, ao + 128 + h)));
+                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(SW, aq, ao + 160 + h)));
+            }
+            isum = isum.add(p0.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16).mul(scHi & 0xFF))
+                    .add(p1.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16).mul((scHi >>> 8) & 0xFF));
+            p0 = ShortVector.zero(SW);
+            p1 = p0;
+            for (int h = 0; h < 32; h += SWL) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + 112 + h, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                p0 = p0.add(q.and((short) 0xF).mul(ShortVector.fromArray(SW, aq, ao + 192 + h)));
+                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(SW, aq, ao + 224 + h)));
+            }
+            isum = isum.add(p0.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16).mul((scHi >>> 16) & 0xFF))
+                    .add(p1.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16).mul(scHi >>> 24));
             FloatVector d = FloatVector.broadcast(F, f16(w, wb) * ad[b]);
             FloatVector f = (FloatVector) isum.convert(VectorOperators.I2F, 0);
             acc = FMA ? f.fma(d, acc) : f.mul(d).add(acc);

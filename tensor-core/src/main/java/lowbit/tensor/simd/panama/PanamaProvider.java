@@ -1,5 +1,6 @@
 package lowbit.tensor.simd.panama;
 
+import lowbit.tensor.simd.AffineFitKernels;
 import lowbit.tensor.simd.AffineKernels;
 import lowbit.tensor.simd.CodebookKernels;
 import lowbit.tensor.simd.DenseKernels;
@@ -24,6 +25,7 @@ public final class PanamaProvider extends VectorizationProvider {
     private final HalfKernels halves;
     private final KQuantKernels kquants;
     private final AffineKernels affine;
+    private final AffineFitKernels affineFit = new PanamaAffineFitKernels();
     private final CodebookKernels codebooks;
     private final DoubleKernels doubles = new PanamaDoubleKernels();
     private final SparseKernels sparse;
@@ -94,6 +96,11 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public AffineKernels affine() {
         return affine;
+    }
+
+    @Override
+    public AffineFitKernels affineFit() {
+        return affineFit;
     }
 
     @Override

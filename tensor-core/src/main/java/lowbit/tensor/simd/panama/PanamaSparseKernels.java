@@ -31,7 +31,7 @@ import lowbit.tensor.simd.SparseKernels;
  * depend on the row range.
  *
  * <p><b>N:M quantized rows</b> (M = 2N, groups of whole decode units): a decoded vector of L kept codes (the affine
- * kernels' byte-shuffle decode, q − z in float) covers two chunks; the second chunk's compressed x is rotated up by
+ * kernels' byte-shuffle decode with the exact 2^23 trick, q − z in float) covers two chunks; the second chunk's compressed x is rotated up by
  * kc lanes with a constant shuffle and added to the first's (their non-zero lanes are disjoint), so one decode and
  * one FMA serve 2L columns; each group's vector sum is scaled once. The decode expression is written out here rather
  * than calling {@code PanamaAffineKernels.decode}: once that helper is hot (compiled on its own for the affine
@@ -50,6 +50,8 @@ final class PanamaSparseKernels implements SparseKernels {
     private static final VectorSpecies<Byte> B = Species.B;
     private static final int L = F.length();
     private static final boolean FMA = Species.FMA;
+    /** The float bits of 2^23: OR-ed with a code they give 2^23 + q exactly ((2^23 + q) − (2^23 + z) = q − z). */
+    private static final int MAGIC = 0x4B00_0000;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     /** Reads a little-endian short from a byte array (one load for a 16-lane chunk mask). */
@@ -339,12 +341,14 @@ final class PanamaSparseKernels implements SparseKernels {
         int ch = 0;
         long off = co;
         for (int g = 0; g < groups; g++) {
-            IntVector zv = IntVector.broadcast(I, zeros == null ? zero : zeros[so + g] & 0xFF);
+            FloatVector zv = FloatVector.broadcast(F, 0x1p23f + (zeros == null ? zero : zeros[so + g] & 0xFF));
             FloatVector ga = FloatVector.zero(F);
             for (int u = 0; u < units; u++, off += unitBytes) {
                 for (int q = 0; q < PanamaAffineKernels.P; q++, ch += 2) {
-                    FloatVector d = ((FloatVector) ByteVector.fromMemorySegment(B, codes, off, LE).rearrange(PanamaAffineKernels.SHUFFLE[bits][q]).reinterpretAsInts()
-                            .lanewise(VectorOperators.LSHR, PanamaAffineKernels.SHIFT[bits][q]).and(mask).sub(zv).convert(VectorOperators.I2F, 0));
+                    FloatVector d = ByteVector.fromMemorySegment(B, codes, off, LE)
+                            .rearrange(PanamaAffineKernels.SHUFFLE[bits][q]).reinterpretAsInts()
+                            .lanewise(VectorOperators.LSHR, PanamaAffineKernels.SHIFT[bits][q]).and(mask).or(MAGIC)
+                            .reinterpretAsFloats().sub(zv);
                     int c = xOff + ch * L;
                     FloatVector lo = FloatVector.fromArray(F, x, c).compress(VectorMask.fromLong(F, maskAt(mb, 0, ch)));
                     FloatVector hi = FloatVector.fromArray(F, x, c + L)
@@ -371,10 +375,10 @@ final class PanamaSparseKernels implements SparseKernels {
         int ch = 0;
         long off = 0;
         for (int g = 0; g < groups; g++) {
-            IntVector z0 = IntVector.broadcast(I, zeros == null ? zero : zeros[so + g] & 0xFF);
-            IntVector z1 = IntVector.broadcast(I, zeros == null ? zero : zeros[so1 + g] & 0xFF);
-            IntVector z2 = IntVector.broadcast(I, zeros == null ? zero : zeros[so2 + g] & 0xFF);
-            IntVector z3 = IntVector.broadcast(I, zeros == null ? zero : zeros[so3 + g] & 0xFF);
+            FloatVector z0 = FloatVector.broadcast(F, 0x1p23f + (zeros == null ? zero : zeros[so + g] & 0xFF));
+            FloatVector z1 = FloatVector.broadcast(F, 0x1p23f + (zeros == null ? zero : zeros[so1 + g] & 0xFF));
+            FloatVector z2 = FloatVector.broadcast(F, 0x1p23f + (zeros == null ? zero : zeros[so2 + g] & 0xFF));
+            FloatVector z3 = FloatVector.broadcast(F, 0x1p23f + (zeros == null ? zero : zeros[so3 + g] & 0xFF));
             FloatVector g0 = FloatVector.zero(F), g1 = g0, g2 = g0, g3 = g0;
             for (int u = 0; u < units; u++, off += unitBytes) {
                 for (int q = 0; q < PanamaAffineKernels.P; q++, ch += 2) {
@@ -385,23 +389,23 @@ final class PanamaSparseKernels implements SparseKernels {
                     FloatVector xb = FloatVector.fromArray(F, x, c + L);
                     FloatVector s0 = xa.compress(VectorMask.fromLong(F, maskAt(mb, 0, ch)))
                             .add(xb.compress(VectorMask.fromLong(F, maskAt(mb, 0, ch + 1))).rearrange(HALF_ROTATE));
-                    FloatVector d0 = ((FloatVector) ByteVector.fromMemorySegment(B, codes, co + off, LE).rearrange(sh).reinterpretAsInts()
-                            .lanewise(VectorOperators.LSHR, sf).and(mask).sub(z0).convert(VectorOperators.I2F, 0));
+                    FloatVector d0 = ByteVector.fromMemorySegment(B, codes, co + off, LE).rearrange(sh).reinterpretAsInts()
+                            .lanewise(VectorOperators.LSHR, sf).and(mask).or(MAGIC).reinterpretAsFloats().sub(z0);
                     g0 = FMA ? d0.fma(s0, g0) : d0.mul(s0).add(g0);
                     FloatVector s1 = xa.compress(VectorMask.fromLong(F, maskAt(mb, m1, ch)))
                             .add(xb.compress(VectorMask.fromLong(F, maskAt(mb, m1, ch + 1))).rearrange(HALF_ROTATE));
-                    FloatVector d1 = ((FloatVector) ByteVector.fromMemorySegment(B, codes, co1 + off, LE).rearrange(sh).reinterpretAsInts()
-                            .lanewise(VectorOperators.LSHR, sf).and(mask).sub(z1).convert(VectorOperators.I2F, 0));
+                    FloatVector d1 = ByteVector.fromMemorySegment(B, codes, co1 + off, LE).rearrange(sh).reinterpretAsInts()
+                            .lanewise(VectorOperators.LSHR, sf).and(mask).or(MAGIC).reinterpretAsFloats().sub(z1);
                     g1 = FMA ? d1.fma(s1, g1) : d1.mul(s1).add(g1);
                     FloatVector s2 = xa.compress(VectorMask.fromLong(F, maskAt(mb, m2, ch)))
                             .add(xb.compress(VectorMask.fromLong(F, maskAt(mb, m2, ch + 1))).rearrange(HALF_ROTATE));
-                    FloatVector d2 = ((FloatVector) ByteVector.fromMemorySegment(B, codes, co2 + off, LE).rearrange(sh).reinterpretAsInts()
-                            .lanewise(VectorOperators.LSHR, sf).and(mask).sub(z2).convert(VectorOperators.I2F, 0));
+                    FloatVector d2 = ByteVector.fromMemorySegment(B, codes, co2 + off, LE).rearrange(sh).reinterpretAsInts()
+                            .lanewise(VectorOperators.LSHR, sf).and(mask).or(MAGIC).reinterpretAsFloats().sub(z2);
                     g2 = FMA ? d2.fma(s2, g2) : d2.mul(s2).add(g2);
                     FloatVector s3 = xa.compress(VectorMask.fromLong(F, maskAt(mb, m3, ch)))
                             .add(xb.compress(VectorMask.fromLong(F, maskAt(mb, m3, ch + 1))).rearrange(HALF_ROTATE));
-                    FloatVector d3 = ((FloatVector) ByteVector.fromMemorySegment(B, codes, co3 + off, LE).rearrange(sh).reinterpretAsInts()
-                            .lanewise(VectorOperators.LSHR, sf).and(mask).sub(z3).convert(VectorOperators.I2F, 0));
+                    FloatVector d3 = ByteVector.fromMemorySegment(B, codes, co3 + off, LE).rearrange(sh).reinterpretAsInts()
+                            .lanewise(VectorOperators.LSHR, sf).and(mask).or(MAGIC).reinterpretAsFloats().sub(z3);
                     g3 = FMA ? d3.fma(s3, g3) : d3.mul(s3).add(g3);
                 }
             }
