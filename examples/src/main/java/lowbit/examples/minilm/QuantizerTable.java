@@ -41,7 +41,10 @@ public final class QuantizerTable {
                 AffineSpec.groupsAlongIn(3, 128, false), AffineSpec.groupsAlongIn(2, 32, false));
     }
 
-    /** The table's rows: every data-free method, and rotation combined with the range methods. */
+    /**
+     * The table's rows: every data-free method; AdaDim choosing per matrix between EasyQuant on per-output-channel
+     * groups and EasyQuant on per-input-channel groups (by weight MSE); rotation combined with the range methods.
+     */
     public static Map<String, Quantizer> methods() {
         Map<String, Quantizer> m = new LinkedHashMap<>();
         m.put("rtn", Rtn.asymmetric());
@@ -51,6 +54,7 @@ public final class QuantizerTable {
         m.put("adadim", AdaDim.defaults());
         m.put("finequant", FineQuant.defaults());
         m.put("d2quant", DualScale.defaults());
+        m.put("adadim+easyquant", AdaDim.of(EasyQuant.defaults(), AdaDim.Mode.ADAPTIVE));
         m.put("hadamard+rtn", HadamardQuantizer.of(Rtn.asymmetric(), 1));
         m.put("hadamard+clip", HadamardQuantizer.of(ClipSearch.defaults(), 1));
         m.put("hadamard+hqq", HadamardQuantizer.of(Hqq.defaults(), 1));
