@@ -517,17 +517,16 @@ final class PanamaKQuantKernels implements KQuantKernels {
     private static float rowQ6K(MemorySegment w, long wOff, short[] aq, float[] ad, int[] bsums, int nBlocks) {
         FloatVector acc = FloatVector.zero(F);
         float offs = 0;
+        FloatVector offv = FloatVector.zero(F); // 512 bits: the 16 scale·bsum products per lane, reduced at the end
         for (int b = 0; b < nBlocks; b++) {
             long wb = wOff + 210L * b;
             int ao = 256 * b;
-            int sbs = 0;
-            for (int j = 0; j < 16; j++) {
-                sbs += w.get(ValueLayout.JAVA_BYTE, wb + 192 + j) * bsums[16 * b + j];
-            }
             IntVector isum = IntVector.zero(I);
             if (SWL == 32) {
                 IntVector sc16 = (IntVector) ByteVector.fromMemorySegment(B16, w, wb + 192, LE)
                         .convertShape(VectorOperators.B2I, I, 0);
+                offv = ((FloatVector) sc16.mul(IntVector.fromArray(I, bsums, 16 * b)).convert(VectorOperators.I2F, 0))
+                        .fma(FloatVector.broadcast(F, -32 * (f16(w, wb + 208) * ad[b])), offv);
                 for (int h = 0; h < 2; h++) {
                     ShortVector l0 = (ShortVector) ByteVector.fromMemorySegment(BW, w, wb + 64 * h, LE)
                             .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
@@ -554,6 +553,11 @@ final class PanamaKQuantKernels implements KQuantKernels {
                             .add(s3.mul(sc16.rearrange(Q6_SCALE_SHUFFLE[4 * h + 3])));
                 }
             } else {
+                int sbs = 0;
+                for (int j = 0; j < 16; j++) {
+                    sbs += w.get(ValueLayout.JAVA_BYTE, wb + 192 + j) * bsums[16 * b + j];
+                }
+                offs -= (f16(w, wb + 208) * ad[b]) * (32 * sbs);
                 for (int h = 0; h < 2; h++) {
                     for (int half = 0; half < 2; half++) {
                         ShortVector p0 = ShortVector.zero(SW), p1 = p0, p2 = p0, p3 = p0;
@@ -589,8 +593,7 @@ final class PanamaKQuantKernels implements KQuantKernels {
             float d = f16(w, wb + 208) * ad[b];
             FloatVector f = (FloatVector) isum.convert(VectorOperators.I2F, 0);
             acc = FMA ? f.fma(FloatVector.broadcast(F, d), acc) : f.mul(d).add(acc);
-            offs -= d * (32 * sbs);
         }
-        return acc.reduceLanes(VectorOperators.ADD) + offs;
+        return acc.add(offv).reduceLanes(VectorOperators.ADD) + offs;
     }
 }
