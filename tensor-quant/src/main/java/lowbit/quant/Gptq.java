@@ -10,7 +10,6 @@ import lowbit.tensor.layout.GroupwiseAffine;
 import lowbit.tensor.layout.Outliers;
 import lowbit.tensor.linalg.Gemm;
 import lowbit.tensor.parallel.Parallel;
-import lowbit.tensor.simd.FloatOps;
 
 /**
  * GPTQ (Frantar, Ashkboos, Hoefler, Alistarh 2022, "GPTQ: Accurate Post-Training Quantization for Generative
@@ -411,16 +410,28 @@ public final class Gptq implements Quantizer {
                 maxBlock = Math.max(maxBlock, starts[b + 1] - starts[b]);
             }
             float[] err = new float[rows * maxBlock];
-            int grain = Math.max(1, 8192 / Math.max(1, Math.min(n, 512)));
+            int grain = 32; // rows per task: the M of the in-block sub-block GEMMs
+            int sub = subBlock();
             for (int b = 0; b + 1 < starts.length; b++) {
                 int b0 = starts[b];
                 int b1 = starts[b + 1];
                 int nb = b1 - b0;
                 Parallel.forRange(0, rows, grain, (from, to) -> {
                     float[] scratch = new float[g];
-                    for (int r = (int) from; r < to; r++) {
-                        rowLoss[r] += block(r, b0, b1, wp, op, u, codes, outVal, err, nb, scales, zeros, fixed,
-                                perTensor, groups, scratch);
+                    int r0 = (int) from;
+                    int r1 = (int) to;
+                    for (int s0 = b0; s0 < b1; s0 += sub) {
+                        int s1 = Math.min(b1, s0 + sub);
+                        for (int r = r0; r < r1; r++) {
+                            rowLoss[r] += columns(r, s0, s1, b0, wp, op, u, codes, outVal, err, nb, scales, zeros,
+                                    fixed, perTensor, groups, scratch);
+                        }
+                        if (s1 < b1) {
+                            // the sub-block's errors reach the rest of the block: W[r0:r1, s1:b1) −= E·U[s0:s1, s1:b1)
+                            // (sequential here: this runs inside a parallel task, and the product is small)
+                            Gemm.gemm(false, false, r1 - r0, b1 - s1, s1 - s0, -1f, err, r0 * nb + (s0 - b0), nb, u,
+                                    s0 * n + s1, n, 1f, wp, r0 * n + s1, n);
+                        }
                     }
                 });
                 if (b1 < n) {
@@ -579,12 +590,29 @@ public final class Gptq implements Quantizer {
         }
 
         /**
-         * Row r through block [b0, b1): group fits at group starts, codes, error feedback inside the block; the
-         * row's scaled errors go to err[r·nb + i − b0]. Returns the row's Σ (w − q)²/U_ii².
+         * Sub-block width: 16 columns (the in-block updates of a sub-block are scalar, the rest of the block is
+         * updated by one small GEMM per sub-block). With dynamic groups a group must start at a sub-block start (so
+         * that its weights have every earlier column's update when it is fitted): halved until it divides both the
+         * group size and the block size.
          */
-        double block(int r, int b0, int b1, float[] wp, boolean[] op, float[] u, int[] codes, float[] outVal,
-                float[] err, int nb, float[] scales, int[] zeros, boolean fixed, boolean perTensor, int groups,
-                float[] scratch) {
+        int subBlock() {
+            int sub = 16;
+            if (spec.granularity() == Granularity.GROUP_ALONG_IN && !options.staticGroups()) {
+                while (g % sub != 0 || options.blockSize() % sub != 0) {
+                    sub >>= 1;
+                }
+            }
+            return sub;
+        }
+
+        /**
+         * Row r through columns [s0, s1) of the block starting at b0: group fits at group starts, codes, error
+         * feedback inside [s0, s1); the row's scaled errors go to err[r·nb + i − b0]. Returns the row's
+         * Σ (w − q)²/U_ii².
+         */
+        double columns(int r, int s0, int s1, int b0, float[] wp, boolean[] op, float[] u, int[] codes,
+                float[] outVal, float[] err, int nb, float[] scales, int[] zeros, boolean fixed, boolean perTensor,
+                int groups, float[] scratch) {
             int n = cols;
             int row = r * n;
             int maxq = (1 << bits) - 1;
@@ -593,7 +621,7 @@ public final class Gptq implements Quantizer {
             float s = 0;
             int z = 0;
             int at = -1;
-            for (int i = b0; i < b1; i++) {
+            for (int i = s0; i < s1; i++) {
                 int grid;
                 if (perTensor) {
                     grid = 0;
@@ -631,9 +659,10 @@ public final class Gptq implements Quantizer {
                 float e = (v - deq) / d;
                 lossSum += (double) e * e;
                 err[r * nb + i - b0] = e;
-                int rest = b1 - i - 1;
-                if (rest > 0 && e != 0) {
-                    FloatOps.axpy(-e, u, i * n + i + 1, wp, row + i + 1, rest);
+                if (e != 0) {
+                    for (int j = i + 1; j < s1; j++) {
+                        wp[row + j] -= e * u[i * n + j];
+                    }
                 }
             }
             return lossSum;

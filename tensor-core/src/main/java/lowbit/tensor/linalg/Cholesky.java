@@ -13,7 +13,8 @@ import lowbit.tensor.simd.VectorizationProvider;
  *   <li>{@link #factorLower}: A = L·Lᵀ for symmetric positive definite A, L lower triangular with a positive
  *       diagonal — LAPACK's {@code dpotrf('L')}. Blocked right-looking: per panel of {@value #NB} columns, the
  *       diagonal block is factored by the left-looking recurrence l_jj = √(a_jj − Σ_p l_jp²),
- *       l_ij = (a_ij − Σ_p l_ip·l_jp)/l_jj (rows below the block in parallel), then the trailing lower triangle is
+ *       l_ij = (a_ij − Σ_p l_ip·l_jp)/l_jj; the panel below it, L₂₁ = A₂₁·L₁₁⁻ᵀ, by forward substitution on its
+ *       transpose (axpys along contiguous rows, in parallel over columns); then the trailing lower triangle is
  *       updated A₂₂ ← A₂₂ − L₂₁·L₂₁ᵀ by the double GEMM kernel in row blocks, in parallel.</li>
  *   <li>{@link #invertLower}: L ← L⁻¹ — {@code dtrtri('L')}. By block rows I: X_I,<I = −L_II⁻¹·(L_I,<I·X_<I,<I)
  *       (GEMM over the non-zero lower part of X only, then a forward substitution), X_II = L_II⁻¹.</li>
@@ -29,7 +30,9 @@ public final class Cholesky {
     /** Panel width (columns factored per step; the k of the trailing GEMM). */
     static final int NB = 128;
     /** Rows per parallel task of the trailing update. */
-    private static final int ROW_BLOCK = 128;
+    private static final int ROW_BLOCK = 256;
+    /** Columns of the transposed panel per parallel task of the factor's triangular solve. */
+    private static final int SOLVE_COLUMNS = 512;
     /** Columns per parallel task of the inverse's GEMM and forward substitution. */
     private static final int COL_BLOCK = 256;
     private static final DoubleKernels K = VectorizationProvider.get().doubles();
@@ -70,24 +73,47 @@ public final class Cholesky {
             if (j1 == n) {
                 break;
             }
-            // rows below the diagonal block: each row only needs its own earlier entries and the block's rows
-            Parallel.forRange(j1, n, 64, (from, to) -> {
-                for (int i = (int) from; i < to; i++) {
-                    solveRow(a, n, i, j0, j1);
+            // the panel below the diagonal block, transposed: P[p, i] = A[j1 + i, j0 + p] (nb × m), so that the
+            // triangular solve and the trailing update run over contiguous rows of P
+            int m = n - j1;
+            int nb = j1 - j0;
+            double[] pt = new double[nb * m];
+            for (int i = 0; i < m; i++) {
+                int src = (j1 + i) * n + j0;
+                for (int p = 0; p < nb; p++) {
+                    pt[p * m + i] = a[src + p];
+                }
+            }
+            // L21 = A21·L11⁻ᵀ, i.e. P ← L11⁻¹·P by forward substitution: P[p, :] = (P[p, :] − Σ_{q<p} l_pq·P[q, :])/l_pp
+            Parallel.forRange(0, m, SOLVE_COLUMNS, (from, to) -> {
+                int c0 = (int) from;
+                int len = (int) (to - from);
+                for (int p = 0; p < nb; p++) {
+                    int lp = (j0 + p) * n + j0;
+                    for (int q = 0; q < p; q++) {
+                        K.axpy(-a[lp + q], pt, q * m + c0, pt, p * m + c0, len);
+                    }
+                    double inv = a[lp + p];
+                    for (int c = c0; c < c0 + len; c++) {
+                        pt[p * m + c] /= inv;
+                    }
                 }
             });
-            int rest = n - j1;
-            int blocks = (rest + ROW_BLOCK - 1) / ROW_BLOCK;
-            int k = j1 - j0;
+            for (int i = 0; i < m; i++) {
+                int dst = (j1 + i) * n + j0;
+                for (int p = 0; p < nb; p++) {
+                    a[dst + p] = pt[p * m + i];
+                }
+            }
+            int blocks = (m + ROW_BLOCK - 1) / ROW_BLOCK;
             Parallel.forRange(0, blocks, 1, (t0, t1) -> {
                 for (long t = t0; t < t1; t++) {
                     int b = blocks - 1 - (int) t; // largest (bottom) blocks first, for balance
-                    int r0 = j1 + b * ROW_BLOCK;
-                    int r1 = Math.min(n, r0 + ROW_BLOCK);
-                    // A[r0:r1, j1:r1] -= L[r0:r1, j0:j1] · L[j1:r1, j0:j1]ᵀ (the diagonal tile in full; its upper
-                    // part is never read)
-                    K.gemm(false, true, r1 - r0, r1 - j1, k, -1.0, a, r0 * n + j0, n, a, j1 * n + j0, n, a,
-                            r0 * n + j1, n);
+                    int r0 = b * ROW_BLOCK;
+                    int r1 = Math.min(m, r0 + ROW_BLOCK);
+                    // A[j1+r0 : j1+r1, j1 : j1+r1] −= L21[r0:r1]·L21[0:r1]ᵀ = P[:, r0:r1]ᵀ·P[:, 0:r1] (the diagonal
+                    // tile in full; its upper part is never read)
+                    K.gemm(true, false, r1 - r0, r1, nb, -1.0, pt, r0, m, pt, 0, m, a, (j1 + r0) * n + j1, n);
                 }
             });
         }
@@ -113,15 +139,6 @@ public final class Cholesky {
             }
         }
         return -1;
-    }
-
-    /** Row i (below the block) of L's panel [j0, j1): l_ij = (a_ij − Σ_{p∈[j0,j)} l_ip·l_jp)/l_jj. */
-    private static void solveRow(double[] a, int n, int i, int j0, int j1) {
-        int ri = i * n;
-        for (int j = j0; j < j1; j++) {
-            int rj = j * n;
-            a[ri + j] = (a[ri + j] - K.dot(a, ri + j0, a, rj + j0, j - j0)) / a[rj + j];
-        }
     }
 
     /**
