@@ -3,7 +3,10 @@
 
 % = (weight bytes / time) / (256 MiB / stream_read_256MiB time), weight bytes = rows*cols/32 * block bytes (the
 standard ggml size, also for the interleaved storage); also each variant's speed-up over Jlama's best Q4 path.
-Usage: python3 jmh/ggml_bandwidth.py result.json
+Usage: python3 jmh/ggml_bandwidth.py result.json [--percentile P]
+With --percentile (a run in sample mode, -bm sample), each time is that percentile of the samples instead of the mean:
+on a loaded machine the low percentiles (0 = the fastest op, 50 = the median) say what the code does when it gets the
+cores.
 """
 import json
 import sys
@@ -17,12 +20,18 @@ def main():
         sys.exit(2)
     with open(sys.argv[1]) as f:
         results = json.load(f)
+    pct = None
+    if "--percentile" in sys.argv:
+        pct = sys.argv[sys.argv.index("--percentile") + 1]
     runs = {}
     for r in results:
         method = r["benchmark"].rsplit(".", 1)[-1]
         p = r.get("params") or {}
         key = (p.get("shape", "4096x14336"), p.get("type"), p.get("threads"))
-        runs.setdefault(key, {})[method] = r["primaryMetric"]["score"]  # ms/op
+        pm = r["primaryMetric"]
+        score = pm["score"] if pct is None else pm["scorePercentiles"][str(float(pct))]
+        scale = {"ms/op": 1.0, "us/op": 1e-3, "s/op": 1e3, "ns/op": 1e-6}[pm["scoreUnit"]]
+        runs.setdefault(key, {})[method] = score * scale  # ms/op
     print(f"{'shape':<12} {'type':<5} {'thr':>3} {'variant':<20} {'ms':>8} {'GB/s':>7} {'% bw':>6} {'vs jlama':>8}")
     for (shape, typ, thr), m in sorted(runs.items()):
         stream = m.get("stream_read_256MiB")

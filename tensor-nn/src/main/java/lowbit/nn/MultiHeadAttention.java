@@ -3,6 +3,7 @@ package lowbit.nn;
 import java.util.Objects;
 import lowbit.tensor.linalg.Gemm;
 import lowbit.tensor.parallel.Parallel;
+import lowbit.tensor.simd.FloatOps;
 
 /**
  * Scaled dot-product multi-head attention (Vaswani et al., <i>Attention Is All You Need</i>, 2017, §3.2) on already
@@ -12,9 +13,14 @@ import lowbit.tensor.parallel.Parallel;
  * </pre>
  * for each batch item, Q [batch·seqQ, hidden], K and V [batch·seqK, hidden], O [batch·seqQ, hidden] (row-major,
  * token-major as a Linear layer produces them), M an {@link AttentionMask}. The (batch, head) pairs run in parallel,
- * each with two GEMMs on strided views (no head is copied out); results do not depend on the thread count.
+ * each with two GEMMs on strided views (no head is copied out); short sequences (seqQ·seqK ≤ {@value #SMALL}) use
+ * vector dot products and axpys instead, whose per-call cost is far below a blocked GEMM's packing. Either way the
+ * result depends only on the shapes, not on the thread count.
  */
 public final class MultiHeadAttention {
+    /** Score-matrix size up to which the dot/axpy path is used. */
+    static final int SMALL = 64 * 64;
+
     private MultiHeadAttention() {
     }
 
@@ -69,12 +75,34 @@ public final class MultiHeadAttention {
             for (long t = t0; t < t1; t++) {
                 int b = (int) (t / heads), h = (int) (t % heads);
                 int qOff = b * seqQ * hidden + h * d, kOff = b * seqK * hidden + h * d;
-                Gemm.gemm(false, true, seqQ, seqK, d, scale, q, qOff, hidden, k, kOff, hidden, 0f, s, 0, seqK);
+                boolean small = seqQ * seqK <= SMALL;
+                if (small) {
+                    for (int i = 0; i < seqQ; i++) {
+                        for (int j = 0; j < seqK; j++) {
+                            s[i * seqK + j] = scale * FloatOps.dot(q, qOff + i * hidden, k, kOff + j * hidden, d);
+                        }
+                    }
+                } else {
+                    Gemm.gemm(false, true, seqQ, seqK, d, scale, q, qOff, hidden, k, kOff, hidden, 0f, s, 0, seqK);
+                }
                 mask.apply(s, b, seqQ, seqK);
                 for (int i = 0; i < seqQ; i++) {
                     Softmax.inPlace(s, i * seqK, seqK);
                 }
-                Gemm.gemm(false, false, seqQ, d, seqK, 1f, s, 0, seqK, v, kOff, hidden, 0f, out, qOff, hidden);
+                if (small) {
+                    for (int i = 0; i < seqQ; i++) {
+                        int o = qOff + i * hidden;
+                        java.util.Arrays.fill(out, o, o + d, 0f);
+                        for (int j = 0; j < seqK; j++) {
+                            float p = s[i * seqK + j];
+                            if (p != 0f) { // masked keys: exactly 0 after the softmax
+                                FloatOps.axpy(p, v, kOff + j * hidden, out, o, d);
+                            }
+                        }
+                    }
+                } else {
+                    Gemm.gemm(false, false, seqQ, d, seqK, 1f, s, 0, seqK, v, kOff, hidden, 0f, out, qOff, hidden);
+                }
             }
         });
     }

@@ -8,6 +8,7 @@
  * {@link lowbit.nn.Embedding}, {@link lowbit.nn.MeanPooling} and {@link lowbit.nn.L2Norm}.
  *
  * <p>Tensors are row-major float arrays with explicit sizes ([n, in] for n tokens); results do not depend on the
- * thread count. Adapters, optimizers and sparsity build on these and come with their issues.
+ * thread count. Adapters ({@code lowbit.nn.adapter}) and optimizers ({@code lowbit.nn.optim}) build on these; a
+ * trainable tensor is a {@link lowbit.nn.Parameter}.
  */
 package lowbit.nn;

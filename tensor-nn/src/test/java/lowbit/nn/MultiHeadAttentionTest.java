@@ -76,6 +76,28 @@ class MultiHeadAttentionTest {
     }
 
     @Test
+    void longSequencesTakeTheGemmPathAndAgree() {
+        long seed = 405;
+        Random r = new Random(seed);
+        int seq = 70; // 70·70 > MultiHeadAttention.SMALL: blocked GEMMs instead of dot/axpy
+        assertThat(seq * seq).isGreaterThan(MultiHeadAttention.SMALL);
+        float[] q = NnTesting.randn(r, seq * HIDDEN, 1);
+        float[] k = NnTesting.randn(r, seq * HIDDEN, 1);
+        float[] v = NnTesting.randn(r, seq * HIDDEN, 1);
+        int[] mask01 = new int[seq];
+        double[] additive = new double[seq * seq];
+        for (int t = 0; t < seq; t++) {
+            mask01[t] = t < 61 ? 1 : 0;
+            for (int i = 0; i < seq; i++) {
+                additive[i * seq + t] = t < 61 ? 0 : Double.NEGATIVE_INFINITY;
+            }
+        }
+        double[][] ref = reference(q, k, v, 1, seq, seq, additive);
+        assertClose("long attention", seed, MultiHeadAttention.forward(q, k, v, 1, seq, HEADS,
+                AttentionMask.padding(mask01, 1, seq)), ref[0], ref[1]);
+    }
+
+    @Test
     void paddingMaskIgnoresMaskedKeysEntirely() {
         long seed = 402;
         Random r = new Random(seed);

@@ -81,6 +81,33 @@ public final class InputTransform {
         return new InputTransform(features, channelMultiplier, rotation, c.clone());
     }
 
+    /**
+     * This transform applied after an extra per-channel scaling: x' = R·(m₀ ⊙ m ⊙ x) where m₀ is this transform's
+     * multiplier (1 when it has none); the rotation and output bias are kept. (AWQ uses it to put its 1/s in front of
+     * whatever its inner quantizer returned.)
+     *
+     * @throws IllegalArgumentException for an entry of m that is zero or not finite, a length that does not match
+     *     this transform's features, or a combined multiplier that overflows
+     */
+    public InputTransform withInputScaling(float[] m) {
+        Objects.requireNonNull(m, "input scaling");
+        InputTransform scaling = channelMultiplier(m);
+        if (changesInput() && m.length != features) {
+            throw new IllegalArgumentException("input scaling has " + m.length + " entries, the transform is for "
+                    + features + " input features");
+        }
+        float[] combined = m.clone();
+        if (channelMultiplier != null) {
+            for (int j = 0; j < combined.length; j++) {
+                combined[j] *= channelMultiplier[j];
+                if (!Float.isFinite(combined[j]) || combined[j] == 0) {
+                    throw new IllegalArgumentException("combined channel multiplier[" + j + "] = " + combined[j]);
+                }
+            }
+        }
+        return new InputTransform(scaling.features, combined, rotation, outputBias);
+    }
+
     /** True when x' = x and there is no output correction. */
     public boolean isIdentity() {
         return channelMultiplier == null && rotation == null && outputBias == null;

@@ -138,6 +138,12 @@ public final class GgmlOps {
             case Q5_1 -> Q5_1.quantizeRow(x, xOff, dst, dstOff, n);
             case Q8_0 -> Q8_0.quantizeRow(x, xOff, dst, dstOff, n);
             case Q8_1 -> Q8_1.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q2_K -> Q2_K.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q3_K -> Q3_K.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q4_K -> Q4_K.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q5_K -> Q5_K.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q6_K -> Q6_K.quantizeRow(x, xOff, dst, dstOff, n);
+            case Q8_K -> Q8_K.quantizeRow(x, xOff, dst, dstOff, n);
             default -> throw new IllegalArgumentException("no encoder for ggml type " + type);
         }
     }
@@ -155,6 +161,12 @@ public final class GgmlOps {
             case Q5_1 -> Q5_1.dequantizeRow(src, srcOff, dst, dstOff, n);
             case Q8_0 -> Q8_0.dequantizeRow(src, srcOff, dst, dstOff, n);
             case Q8_1 -> Q8_1.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q2_K -> Q2_K.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q3_K -> Q3_K.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q4_K -> Q4_K.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q5_K -> Q5_K.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q6_K -> Q6_K.dequantizeRow(src, srcOff, dst, dstOff, n);
+            case Q8_K -> Q8_K.dequantizeRow(src, srcOff, dst, dstOff, n);
             default -> throw new IllegalArgumentException("no decoder for ggml type " + type);
         }
     }

@@ -256,22 +256,16 @@ public abstract sealed class Codebook4Matrix extends AbstractQuantizedMatrix per
                 rowTo, y, yOff);
     }
 
-    /**
-     * Rows of W dequantized per GEMM task (n &gt; 8): about 2^20 floats (4 MiB), so that the dense kernel multiplies
-     * X by a wide tile (the base's 64K-float tiles made the dense GEMM re-pack X for every 16 rows); independent of
-     * the thread count, so results are too.
-     */
+    /** See {@link LayoutTiling#gemmTileRows}. */
     @Override
     protected int gemmTileRows() {
-        long g = Math.max(1, (1 << 20) / Math.max(1, cols()));
-        return (int) Math.min(rows() == 0 ? 1 : rows(), g >= 8 ? g & ~7L : g);
+        return LayoutTiling.gemmTileRows(rows(), cols());
     }
 
-    /** Whole groups of four rows per task, about 64K weights. */
+    /** See {@link LayoutTiling#gemvGrain}. */
     @Override
     protected int gemvGrain() {
-        int cols = Math.max(1, cols());
-        return Math.max(4, ((1 << 16) / cols + 3) & ~3);
+        return LayoutTiling.gemvGrain(cols());
     }
 
     /** The F32 absmax array or null (for subclasses' withOutliers). */

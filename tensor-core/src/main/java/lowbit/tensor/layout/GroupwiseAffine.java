@@ -30,7 +30,11 @@ import lowbit.tensor.simd.VectorizationProvider;
  *
  * <p><b>Products</b> follow {@link QuantizedMatrix}; each GEMV element is within γ_m·Σ_c |s·(q − z)·x[c]| of the exact
  * value, m = cols + (groups per row) + 3, γ_m = m·u/(1 − m·u), u = 2^-24. NaN or infinite x propagates as in float
- * arithmetic. Construction validates everything (shape against the spec, codes and zero points in range, scales finite
+ * arithmetic. The Vector API kernels need groups of at least one vector unit (max(L, 8) codes, L = float lanes: 16
+ * at 512 bits) that start on a byte (g·bits a multiple of 8); smaller or misaligned groups run the scalar kernel, and
+ * act-order and the per-column granularities gather a row's scales first (slower than groups along in). GEMM with
+ * more than 8 rows of X dequantizes 4 MiB tiles of W and multiplies them with the dense kernel. Construction
+ * validates everything (shape against the spec, codes and zero points in range, scales finite
  * and non-zero also after F16 rounding, g_idx in range); the kernels then trust the data.
  */
 public final class GroupwiseAffine extends AbstractQuantizedMatrix {
@@ -202,7 +206,7 @@ public final class GroupwiseAffine extends AbstractQuantizedMatrix {
     }
 
     /** Lengths and ranges of scales, zero points and g_idx against the spec and shape. */
-    private static void checkGrid(AffineSpec spec, int rows, int cols, float[] scales, int[] zeros, int[] gIdx) {
+    static void checkGrid(AffineSpec spec, int rows, int cols, float[] scales, int[] zeros, int[] gIdx) {
         Objects.requireNonNull(scales, "scales");
         int sr = spec.scaleRows(rows);
         int sc = spec.scaleCols(cols);
@@ -519,21 +523,15 @@ public final class GroupwiseAffine extends AbstractQuantizedMatrix {
         }
     }
 
-    /**
-     * Rows of W dequantized per GEMM task (n &gt; 8): about 2^20 floats (4 MiB), so that the dense kernel multiplies
-     * X by a wide tile (the base's 64K-float tiles made the dense GEMM re-pack X for every 16 rows); independent of
-     * the thread count, so results are too.
-     */
+    /** See {@link LayoutTiling#gemmTileRows}. */
     @Override
     protected int gemmTileRows() {
-        long g = Math.max(1, (1 << 20) / Math.max(1, cols()));
-        return (int) Math.min(rows() == 0 ? 1 : rows(), g >= 8 ? g & ~7L : g);
+        return LayoutTiling.gemmTileRows(rows(), cols());
     }
 
-    /** Whole groups of four rows per task, about 64K weights. */
+    /** See {@link LayoutTiling#gemvGrain}. */
     @Override
     protected int gemvGrain() {
-        int cols = Math.max(1, cols());
-        return Math.max(4, ((1 << 16) / cols + 3) & ~3);
+        return LayoutTiling.gemvGrain(cols());
     }
 }

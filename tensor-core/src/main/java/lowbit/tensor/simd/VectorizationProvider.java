@@ -79,6 +79,9 @@ public abstract class VectorizationProvider {
     /** The double-precision kernels (dot, axpy, GEMM) of the small dense linear algebra (Cholesky). */
     public abstract DoubleKernels doubles();
 
+    /** The sparse layouts' kernels (N:M compressed rows, plain and quantized; column-subset GEMV). */
+    public abstract SparseKernels sparse();
+
     @Override
     public String toString() {
         return vectorBitSize() == 0 ? name() : name() + " (" + vectorBitSize() + "-bit vectors)";
@@ -172,6 +175,7 @@ public abstract class VectorizationProvider {
         private final AffineFitKernels affineFit = new ScalarAffineFitKernels();
         private final CodebookKernels codebooks = new ScalarCodebookKernels();
         private final DoubleKernels doubles = new ScalarDoubleKernels();
+        private final SparseKernels sparse = new ScalarSparseKernels();
 
         @Override
         public String name() {
@@ -231,6 +235,11 @@ public abstract class VectorizationProvider {
         @Override
         public DoubleKernels doubles() {
             return doubles;
+        }
+
+        @Override
+        public SparseKernels sparse() {
+            return sparse;
         }
     }
 }

@@ -9,7 +9,6 @@ import java.util.Random;
 import lowbit.tensor.DType;
 import lowbit.tensor.ggml.GgmlOps;
 import lowbit.tensor.ggml.GgmlType;
-import lowbit.tensor.ggml.Q8_0;
 import lowbit.tensor.ggml.Q8_1;
 import lowbit.tensor.parallel.Parallel;
 import org.junit.jupiter.api.AfterEach;
@@ -62,7 +61,7 @@ class GgmlMatrixTest {
                 sSlack[b] = Math.abs(s - d * sum);
             }
         } else {
-            Q8_0.dequantizeRow(a, 0, xh, 0, cols);
+            GgmlOps.dequantizeRow(at, a, 0, xh, 0, cols); // Q8_0, or Q8_K for the k-quants
         }
         double[] out = new double[cols];
         for (int c = 0; c < cols; c++) {
@@ -143,6 +142,27 @@ class GgmlMatrixTest {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    @Test
+    void kQuantRowsWorkThroughTheSameDispatch() {
+        Random rnd = new Random(SEED + 5);
+        for (GgmlType type : new GgmlType[] {GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K}) {
+            for (int[] shape : new int[][] {{1, 256}, {17, 512}}) {
+                int rows = shape[0], cols = shape[1];
+                GgmlMatrix m = GgmlMatrix.encode(gaussian(rnd, rows * cols, 0.05f), rows, cols, type);
+                assertThat(m.isInterleaved()).isFalse();
+                float[] wHat = m.dequantize();
+                float[] x = gaussian(rnd, cols, 1f);
+                float[] y = new float[rows];
+                m.gemv(x, null, y);
+                assertProduct(m, wHat, x, 1, null, y, m + " gemv");
+                float[] xs = gaussian(rnd, 9 * cols, 1f);
+                float[] ys = new float[9 * rows];
+                m.gemm(xs, 9, null, ys);
+                assertProduct(m, wHat, xs, 9, null, ys, m + " gemm n=9");
             }
         }
     }

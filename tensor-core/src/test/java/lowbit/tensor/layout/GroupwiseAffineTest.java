@@ -303,6 +303,24 @@ class GroupwiseAffineTest {
     }
 
     @Test
+    void emptyShapesWork() {
+        GroupwiseAffine noRows = GroupwiseAffine.of(0, 8, AffineSpec.groupsAlongIn(4, 4, true), new int[0], new float[0],
+                null);
+        noRows.gemv(new float[8], null, new float[0]);
+        assertThat(noRows.dequantize()).isEmpty();
+        GroupwiseAffine noCols = GroupwiseAffine.of(3, 0, AffineSpec.perOutputChannel(4, true), new int[0],
+                new float[] {1f, 1f, 1f}, null);
+        float[] y = {5f, 5f, 5f};
+        noCols.gemv(new float[0], null, y);
+        assertThat(y).containsExactly(0f, 0f, 0f);
+        Nf4 empty = Nf4.encode(new float[0], 0, 0);
+        assertThat(empty.byteSize()).isEqualTo(0);
+        float[] yn = {7f, 7f};
+        Nf4.encode(new float[0], 2, 0).gemv(new float[0], null, yn);
+        assertThat(yn).containsExactly(0f, 0f);
+    }
+
+    @Test
     void nonFiniteInputPropagatesLikeFloatArithmetic() {
         AffineSpec spec = AffineSpec.perOutputChannel(4, true);
         GroupwiseAffine m = GroupwiseAffine.of(2, 3, spec, new int[] {9, 8, 8, 8, 8, 8}, new float[] {1f, 1f}, null);

@@ -15,15 +15,43 @@ final class LowRank {
     private LowRank() {
     }
 
+    /**
+     * Up to this many rows of X (a few tokens, decoding), the two thin products are written with the small operand
+     * first — (A·Xᵀ)ᵀ and (XAᵀ)ᵀ·Bᵀ — so that they take the GEMM's sequential small-product path instead of its
+     * weight-streaming few-rows path, which fans out to the thread pool: at these sizes (≈ n·r·(in + out) flops) the
+     * thread hand-off costs more than the arithmetic.
+     */
+    static final int FEW_ROWS = 8;
+
     /** XA = X·A[0:r]ᵀ, a new [n, r] array. */
     static float[] down(float[] x, int n, int in, float[] a, int r) {
         float[] xa = new float[Math.multiplyExact(n, r)];
+        if (n <= FEW_ROWS) {
+            float[] t = new float[xa.length];
+            Gemm.gemm(false, true, r, n, in, 1f, a, 0, in, x, 0, in, 0f, t, 0, n); // (A·Xᵀ) [r, n]
+            for (int k = 0; k < r; k++) {
+                for (int i = 0; i < n; i++) {
+                    xa[i * r + k] = t[k * n + i];
+                }
+            }
+            return xa;
+        }
         Gemm.gemm(false, true, n, r, in, 1f, x, 0, in, a, 0, in, 0f, xa, 0, r);
         return xa;
     }
 
     /** Y += c·XA·B[:, 0:r]ᵀ, B [out, ldb]. */
     static void up(float[] xa, int n, int r, float c, float[] b, int ldb, int out, float[] y) {
+        if (n <= FEW_ROWS) {
+            float[] t = new float[xa.length]; // XAᵀ [r, n], read transposed
+            for (int i = 0; i < n; i++) {
+                for (int k = 0; k < r; k++) {
+                    t[k * n + i] = xa[i * r + k];
+                }
+            }
+            Gemm.gemm(true, true, n, out, r, c, t, 0, n, b, 0, ldb, 1f, y, 0, out);
+            return;
+        }
         Gemm.gemm(false, true, n, out, r, c, xa, 0, r, b, 0, ldb, 1f, y, 0, out);
     }
 

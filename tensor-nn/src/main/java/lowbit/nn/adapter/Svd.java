@@ -107,12 +107,33 @@ public final class Svd {
         }
         float[] b = new float[q * n];
         Gemm.gemm(true, false, q, n, m, 1f, basis, 0, q, w, 0, n, 0f, b, 0, n); // B = Qᵀ·W [q, n]
-        double[] bd = new double[b.length];
-        for (int i = 0; i < b.length; i++) {
-            bd[i] = b[i];
+        // SVD of the wide B through the QR of Bᵀ = Q̃·R̃ (n×q, q×q): B = R̃ᵀ·Q̃ᵀ, so with R̃ᵀ = U_s·Σ·V_sᵀ,
+        // U = Q·U_s and Vᵀ = V_sᵀ·Q̃ᵀ — O(n·q²) instead of a full SVD of a q×n matrix
+        double[] bt = new double[n * q];
+        for (int t = 0; t < q; t++) {
+            for (int c = 0; c < n; c++) {
+                bt[c * q + t] = b[t * n + c];
+            }
         }
-        Result small = exactOf(bd, q, n, k);
-        double[] u = new double[m * k]; // U = Q·Ũ
+        HouseholderQr.Result qr = HouseholderQr.leading(bt, n, q, q);
+        double[] rt = new double[q * q];
+        for (int i = 0; i < q; i++) {
+            for (int j = 0; j < q; j++) {
+                rt[j * q + i] = qr.r()[i * q + j];
+            }
+        }
+        Result small = exactOf(rt, q, q, k);
+        double[] vt = new double[k * n];
+        for (int j = 0; j < k; j++) {
+            for (int c = 0; c < n; c++) {
+                double sum = 0;
+                for (int t = 0; t < q; t++) {
+                    sum += small.vt()[j * q + t] * qr.q()[c * q + t];
+                }
+                vt[j * n + c] = sum;
+            }
+        }
+        double[] u = new double[m * k]; // U = Q·U_s
         for (int i = 0; i < m; i++) {
             for (int t = 0; t < q; t++) {
                 double qv = basis[i * q + t];
@@ -121,7 +142,7 @@ public final class Svd {
                 }
             }
         }
-        return new Result(u, small.s(), small.vt(), m, n, k);
+        return new Result(u, small.s(), vt, m, n, k);
     }
 
     private static float[] orthonormal(float[] y, int rows, int cols) {

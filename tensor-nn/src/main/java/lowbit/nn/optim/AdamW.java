@@ -18,7 +18,7 @@ import lowbit.nn.Parameter;
  * bias corrections are computed in double.
  */
 public final class AdamW extends Optimizer {
-    private final double lr;
+    private double lr;
     private final double beta1;
     private final double beta2;
     private final double eps;
@@ -50,6 +50,12 @@ public final class AdamW extends Optimizer {
 
     public double learningRate() {
         return lr;
+    }
+
+    /** Sets η for the following steps (a learning-rate schedule, as a PyTorch scheduler edits param_groups). */
+    public void setLearningRate(double lr) {
+        checkNonNegative("AdamW learning rate", lr);
+        this.lr = lr;
     }
 
     @Override

@@ -16,7 +16,7 @@ import lowbit.nn.Parameter;
  * With μ = 0 this is plain SGD (no buffer is kept).
  */
 public final class Sgd extends Optimizer {
-    private final double lr;
+    private double lr;
     private final double momentum;
     private final double weightDecay;
     private final boolean nesterov;
@@ -46,6 +46,12 @@ public final class Sgd extends Optimizer {
 
     public double learningRate() {
         return lr;
+    }
+
+    /** Sets η for the following steps (a learning-rate schedule). */
+    public void setLearningRate(double lr) {
+        checkNonNegative("SGD learning rate", lr);
+        this.lr = lr;
     }
 
     @Override

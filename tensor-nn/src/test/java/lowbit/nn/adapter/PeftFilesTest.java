@@ -319,6 +319,11 @@ class PeftFilesTest {
             PeftFiles.save(d, List.of(m.get(Q)), "default", null);
             JsonNode cfg = new ObjectMapper().readTree(Files.readString(d.resolve("adapter_config.json")));
             assertThat(cfg.get("peft_type").asText()).isEqualTo(kind < 2 ? "BONE" : kind == 2 ? "PACA" : "LORA");
+            if (kind < 2) { // only BoneConfig's fields
+                assertThat(cfg.get("init_weights").toString()).isEqualTo(kind == 0 ? "true" : "\"bat\"");
+                assertThat(cfg.has("fan_in_fan_out")).isFalse();
+                assertThat(cfg.has("lora_alpha")).isFalse();
+            }
             Map<String, AdaptedLinear> f = new LinkedHashMap<>();
             f.put(Q, AdaptedLinear.of(Q, m.get(Q).base()));
             Adapter back = PeftFiles.load(d, f, "default").get(0);

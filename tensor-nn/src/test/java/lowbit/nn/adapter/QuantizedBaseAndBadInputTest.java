@@ -11,6 +11,7 @@ import lowbit.nn.Linear;
 import lowbit.nn.NnTesting;
 import lowbit.nn.Parameter;
 import lowbit.nn.optim.AdamW;
+import lowbit.tensor.Tensor;
 import lowbit.tensor.layout.AffineSpec;
 import lowbit.tensor.layout.GroupwiseAffine;
 import org.junit.jupiter.api.Test;
@@ -116,6 +117,31 @@ class QuantizedBaseAndBadInputTest {
             }
             assertThat(lq.merged(lowbit.tensor.DType.F32).weight().toFloats())
                     .isEqualTo(ld.merged(lowbit.tensor.DType.F32).weight().toFloats());
+        }
+    }
+
+    @Test
+    void adapterOnHalfPrecisionBaseEqualsAdapterOnItsWidenedCopy() {
+        Random r = new Random(19);
+        int in = 40, out = 24, n = 5;
+        for (lowbit.tensor.DType t : new lowbit.tensor.DType[] {lowbit.tensor.DType.F16, lowbit.tensor.DType.BF16}) {
+            Tensor half = Tensor.ofFloats(t, NnTesting.randn(r, out * in, 0.5), lowbit.tensor.Shape.of(out, in));
+            float[] wide = half.toFloatArray(); // the exact values the half bits stand for
+            AdaptedLinear lh = AdaptedLinear.of(Linear.of(half, null));
+            AdaptedLinear lf = AdaptedLinear.of(Linear.of(Tensor.ofFloats(wide, out, in), null));
+            LoraAdapter ah = lh.addLora("d", LoraConfig.of(3, 6).withSeed(8));
+            LoraAdapter af = lf.addLora("d", LoraConfig.of(3, 6).withSeed(8));
+            Twins.randomize(ah.b(), new Random(1), 0.3);
+            Twins.randomize(af.b(), new Random(1), 0.3);
+            float[] x = NnTesting.randn(r, n * in, 1);
+            double[] bx = Twins.mmT(AdapterGradientTest.abs(NnTesting.toDouble(x)), n, in,
+                    AdapterGradientTest.abs(NnTesting.toDouble(wide)), out);
+            double[] tol = new double[bx.length];
+            for (int i = 0; i < tol.length; i++) {
+                tol[i] = 1e-6 + 4 * gamma(in + 8) * bx[i]; // two float evaluations of the same base product
+            }
+            assertClose(t + " base forward", 19, lh.forward(x, n), NnTesting.toDouble(lf.forward(x, n)), tol);
+            assertThat(((lowbit.nn.DenseWeight) lh.merged().weight()).tensor().dtype()).isEqualTo(t);
         }
     }
 

@@ -42,9 +42,9 @@ final class PanamaAffineKernels implements AffineKernels {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final int L = F.length();
     /** Codes per unit. */
-    private static final int U = Math.max(L, 8);
+    static final int U = Math.max(L, 8);
     /** Float vectors per unit: 1, or 2 at 128 bits. */
-    private static final int P = U / L;
+    static final int P = U / L;
     /** Bytes of one load. */
     private static final int LOAD = B.length();
     /**
@@ -54,9 +54,9 @@ final class PanamaAffineKernels implements AffineKernels {
     private static final boolean FMA = Species.FMA;
 
     /** SHUFFLE[n][p]: the byte shuffle of vector p of a unit of n-bit codes. */
-    private static final VectorShuffle<Byte>[][] SHUFFLE;
+    static final VectorShuffle<Byte>[][] SHUFFLE;
     /** SHIFT[n][p]: the per-lane right shifts. */
-    private static final IntVector[][] SHIFT;
+    static final IntVector[][] SHIFT;
 
     static {
         @SuppressWarnings("unchecked")
@@ -83,11 +83,24 @@ final class PanamaAffineKernels implements AffineKernels {
         SHIFT = sv;
     }
 
-    /** The unit's vector p as floats q − z. */
-    private static FloatVector decode(MemorySegment codes, long off, VectorShuffle<Byte> shuffle, IntVector shift,
-            int mask, IntVector z) {
-        return (FloatVector) ByteVector.fromMemorySegment(B, codes, off, LE).rearrange(shuffle).reinterpretAsInts()
-                .lanewise(VectorOperators.LSHR, shift).and(mask).sub(z).convert(VectorOperators.I2F, 0);
+    /** The float bits of 2^23: OR-ed with a code q &lt; 2^23 they give the float 2^23 + q exactly. */
+    private static final int MAGIC = 0x4B00_0000;
+    /** 2^23. */
+    private static final float MAGIC_F = 0x1p23f;
+
+    /**
+     * The unit's vector p as floats q − z, given {@code zf} = 2^23 + z: (2^23 + q) − (2^23 + z) is exact, and the
+     * OR with the exponent bits replaces an integer subtraction and an int→float conversion (measured 6-9 % faster).
+     */
+    static FloatVector decode(MemorySegment codes, long off, VectorShuffle<Byte> shuffle, IntVector shift,
+            int mask, FloatVector zf) {
+        return ByteVector.fromMemorySegment(B, codes, off, LE).rearrange(shuffle).reinterpretAsInts()
+                .lanewise(VectorOperators.LSHR, shift).and(mask).or(MAGIC).reinterpretAsFloats().sub(zf);
+    }
+
+    /** 2^23 + z_c for the columns of a unit, from int zero points. */
+    private static FloatVector zeroBias(int[] colZeros, int off) {
+        return IntVector.fromArray(I, colZeros, off).add(MAGIC).reinterpretAsFloats();
     }
 
     /**
@@ -145,7 +158,7 @@ final class PanamaAffineKernels implements AffineKernels {
         for (int k = 0; k < groups; k++) {
             float s = scales[si + k];
             int z = zeros == null ? zero : zeros[si + k] & 0xFF;
-            IntVector zv = IntVector.broadcast(I, z);
+            FloatVector zv = FloatVector.broadcast(F, MAGIC_F + z);
             FloatVector sv = FloatVector.broadcast(F, s);
             long off = rowOff + k * groupBytes;
             int c = k * group;
@@ -204,7 +217,7 @@ final class PanamaAffineKernels implements AffineKernels {
         for (int k = 0; k < groups; k++) {
             float s = scales[si + k];
             int z = zeros == null ? zero : zeros[si + k] & 0xFF;
-            IntVector zv = IntVector.broadcast(I, z);
+            FloatVector zv = FloatVector.broadcast(F, MAGIC_F + z);
             FloatVector g = FloatVector.zero(F);
             long off = rowOff + k * groupBytes;
             int c = k * group;
@@ -266,10 +279,10 @@ final class PanamaAffineKernels implements AffineKernels {
             int z1 = zeros == null ? zero : zeros[i1] & 0xFF;
             int z2 = zeros == null ? zero : zeros[i2] & 0xFF;
             int z3 = zeros == null ? zero : zeros[i3] & 0xFF;
-            IntVector zv0 = IntVector.broadcast(I, z0);
-            IntVector zv1 = IntVector.broadcast(I, z1);
-            IntVector zv2 = IntVector.broadcast(I, z2);
-            IntVector zv3 = IntVector.broadcast(I, z3);
+            FloatVector zv0 = FloatVector.broadcast(F, MAGIC_F + z0);
+            FloatVector zv1 = FloatVector.broadcast(F, MAGIC_F + z1);
+            FloatVector zv2 = FloatVector.broadcast(F, MAGIC_F + z2);
+            FloatVector zv3 = FloatVector.broadcast(F, MAGIC_F + z3);
             FloatVector g0 = FloatVector.zero(F);
             FloatVector g1 = g0;
             FloatVector g2 = g0;
@@ -338,7 +351,7 @@ final class PanamaAffineKernels implements AffineKernels {
         IntVector h0 = SHIFT[bits][0];
         IntVector h1 = SHIFT[bits][P - 1];
         int mask = (1 << bits) - 1;
-        IntVector zc = IntVector.broadcast(I, zero);
+        FloatVector zc = FloatVector.broadcast(F, MAGIC_F + zero);
         for (int r = rowFrom; r < safe; r++) {
             MemorySegment seg = codes;
             long rowOff = r * rowBytes;
@@ -346,10 +359,10 @@ final class PanamaAffineKernels implements AffineKernels {
             long off = rowOff;
             int c = 0;
             for (int u = 0; u < units; u++, off += unitBytes, c += U) {
-                IntVector z = colZeros == null ? zc : IntVector.fromArray(I, colZeros, colOff + c);
+                FloatVector z = colZeros == null ? zc : zeroBias(colZeros, colOff + c);
                 decode(seg, off, s0, h0, mask, z).mul(FloatVector.fromArray(F, colScales, colOff + c)).intoArray(dst, o + c);
                 if (P == 2) {
-                    IntVector zw = colZeros == null ? zc : IntVector.fromArray(I, colZeros, colOff + c + L);
+                    FloatVector zw = colZeros == null ? zc : zeroBias(colZeros, colOff + c + L);
                     decode(seg, off, s1, h1, mask, zw).mul(FloatVector.fromArray(F, colScales, colOff + c + L))
                             .intoArray(dst, o + c + L);
                 }
@@ -396,17 +409,17 @@ final class PanamaAffineKernels implements AffineKernels {
         IntVector h0 = SHIFT[bits][0];
         IntVector h1 = SHIFT[bits][P - 1];
         int mask = (1 << bits) - 1;
-        IntVector zc = IntVector.broadcast(I, zero);
+        FloatVector zc = FloatVector.broadcast(F, MAGIC_F + zero);
         FloatVector acc = FloatVector.zero(F);
         long off = rowOff;
         int c = 0;
         for (int u = 0; u < units; u++, off += unitBytes, c += U) {
-            IntVector z = colZeros == null ? zc : IntVector.fromArray(I, colZeros, zOff + c);
+            FloatVector z = colZeros == null ? zc : zeroBias(colZeros, zOff + c);
             FloatVector d = decode(codes, off, s0, h0, mask, z);
             FloatVector xv = FloatVector.fromArray(F, xs, c);
             acc = FMA ? d.fma(xv, acc) : d.mul(xv).add(acc);
             if (P == 2) {
-                IntVector zw = colZeros == null ? zc : IntVector.fromArray(I, colZeros, zOff + c + L);
+                FloatVector zw = colZeros == null ? zc : zeroBias(colZeros, zOff + c + L);
                 FloatVector e = decode(codes, off, s1, h1, mask, zw);
                 FloatVector xw = FloatVector.fromArray(F, xs, c + L);
                 acc = FMA ? e.fma(xw, acc) : e.mul(xw).add(acc);
@@ -426,7 +439,7 @@ final class PanamaAffineKernels implements AffineKernels {
         IntVector h0 = SHIFT[bits][0];
         IntVector h1 = SHIFT[bits][P - 1];
         int mask = (1 << bits) - 1;
-        IntVector zc = IntVector.broadcast(I, zero);
+        FloatVector zc = FloatVector.broadcast(F, MAGIC_F + zero);
         long off1 = off0 + rowBytes;
         long off2 = off1 + rowBytes;
         long off3 = off2 + rowBytes;
@@ -437,7 +450,7 @@ final class PanamaAffineKernels implements AffineKernels {
         long o = 0;
         int c = 0;
         for (int u = 0; u < units; u++, o += unitBytes, c += U) {
-            IntVector z = colZeros == null ? zc : IntVector.fromArray(I, colZeros, zOff + c);
+            FloatVector z = colZeros == null ? zc : zeroBias(colZeros, zOff + c);
             FloatVector xv = FloatVector.fromArray(F, xs, c);
             FloatVector d0 = decode(codes, off0 + o, s0, h0, mask, z);
             a0 = FMA ? d0.fma(xv, a0) : d0.mul(xv).add(a0);
@@ -448,7 +461,7 @@ final class PanamaAffineKernels implements AffineKernels {
             FloatVector d3 = decode(codes, off3 + o, s0, h0, mask, z);
             a3 = FMA ? d3.fma(xv, a3) : d3.mul(xv).add(a3);
             if (P == 2) {
-                IntVector zw = colZeros == null ? zc : IntVector.fromArray(I, colZeros, zOff + c + L);
+                FloatVector zw = colZeros == null ? zc : zeroBias(colZeros, zOff + c + L);
                 FloatVector xw = FloatVector.fromArray(F, xs, c + L);
                 FloatVector e0 = decode(codes, off0 + o, s1, h1, mask, zw);
                 a0 = FMA ? e0.fma(xw, a0) : e0.mul(xw).add(a0);

@@ -34,7 +34,24 @@ final class PanamaGemm {
     /** Columns of C per task (a multiple of NR at every width). */
     static final int NC = 1024;
 
+    /**
+     * Per-thread packing buffers (B panel up to KC·NC floats = 1 MiB, A block, edge tile), reused across calls: a
+     * fresh 1 MiB array per block task is a humongous allocation for G1 with small heaps and showed up as GC work in
+     * model-sized workloads (36 GEMMs per forward). Packing zero-fills what it does not overwrite, so stale contents
+     * never reach the kernel; block() does not re-enter itself, so one set per thread suffices.
+     */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][]);
+
     private PanamaGemm() {
+    }
+
+    private static float[] scratch(float[][] buffers, int slot, int size) {
+        float[] a = buffers[slot];
+        if (a == null || a.length < size) {
+            a = new float[size];
+            buffers[slot] = a;
+        }
+        return a;
     }
 
     static void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
@@ -85,9 +102,10 @@ final class PanamaGemm {
         }
         int panels = ceilDiv(j1 - j0, NR);
         int kcMax = Math.min(KC, k);
-        float[] bp = new float[kcMax * panels * NR];
-        float[] ap = new float[kcMax * Math.min(MC, ceilDiv(i1 - i0, MR) * MR)];
-        float[] tile = new float[MR * NR];
+        float[][] buffers = SCRATCH.get();
+        float[] bp = scratch(buffers, 0, kcMax * panels * NR);
+        float[] ap = scratch(buffers, 1, kcMax * Math.min(MC, ceilDiv(i1 - i0, MR) * MR));
+        float[] tile = scratch(buffers, 2, MR * NR);
         int[] aIdx = transA ? null : gatherMap(MR, lda);
         for (int p0 = 0; p0 < k; p0 += KC) {
             int kc = Math.min(KC, k - p0);

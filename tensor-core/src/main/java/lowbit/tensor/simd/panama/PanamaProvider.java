@@ -10,6 +10,7 @@ import lowbit.tensor.simd.PackKernels;
 import lowbit.tensor.simd.GgmlKernels;
 import lowbit.tensor.simd.HalfKernels;
 import lowbit.tensor.simd.KQuantKernels;
+import lowbit.tensor.simd.SparseKernels;
 import lowbit.tensor.simd.VectorizationProvider;
 
 /**
@@ -27,6 +28,7 @@ public final class PanamaProvider extends VectorizationProvider {
     private final AffineFitKernels affineFit = new PanamaAffineFitKernels();
     private final CodebookKernels codebooks;
     private final DoubleKernels doubles = new PanamaDoubleKernels();
+    private final SparseKernels sparse;
 
     /**
      * @param requestedBits the width asked for with {@code -Dlowbit.vector.bits}, or 0 for the preferred one
@@ -48,6 +50,7 @@ public final class PanamaProvider extends VectorizationProvider {
         this.affine = new PanamaAffineKernels();
         this.codebooks = new PanamaCodebookKernels();
         this.kquants = new PanamaKQuantKernels();
+        this.sparse = new PanamaSparseKernels();
     }
 
     @Override
@@ -108,5 +111,10 @@ public final class PanamaProvider extends VectorizationProvider {
     @Override
     public DoubleKernels doubles() {
         return doubles;
+    }
+
+    @Override
+    public SparseKernels sparse() {
+        return sparse;
     }
 }
