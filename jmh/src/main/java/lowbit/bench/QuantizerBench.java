@@ -13,6 +13,7 @@ import lowbit.quant.QuantResult;
 import lowbit.quant.Rtn;
 import lowbit.tensor.layout.AffineSpec;
 import lowbit.tensor.parallel.Parallel;
+import lowbit.tensor.simd.FloatOps;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -30,7 +31,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * Quantizing one size×size F32 matrix (Gaussian weights with 0.1 % outliers) to u4 asymmetric g128 with every
  * data-free method, beside RTN in the same run: {@code python3 jmh/ratios.py result.json --baseline rtn} prints
  * RTN's time / the method's time (so 0.05 = 20× RTN's time). Every call includes the method's report (per-group
- * error of the result). RTN's throughput is size²·4 bytes / its time.
+ * error of the result). RTN's throughput is size²·4 bytes / its time; {@code quantize_read} is the floor it runs
+ * beside, one streaming read of the same matrix (a float sum per row on the same threads), so that
+ * {@code --baseline read} gives RTN's share of a bare read even on a loaded machine. {@link QuantizerCpuTime}
+ * measures the same calls in thread CPU time.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -63,6 +67,12 @@ public class QuantizerBench {
     }
 
     @Benchmark
+    public double quantize_read() {
+        return Parallel.sum(0, size, Math.max(1, (1 << 16) / size),
+                (from, to) -> FloatOps.sum(w, (int) from * size, (int) (to - from) * size));
+    }
+
+    @Benchmark
     public QuantResult quantize_rtn() {
         return Rtn.asymmetric().quantize(w, size, size, spec);
     }
@@ -90,6 +100,11 @@ public class QuantizerBench {
     @Benchmark
     public QuantResult quantize_finequant() {
         return FineQuant.defaults().quantize(w, size, size, spec);
+    }
+
+    @Benchmark
+    public QuantResult quantize_adadimEasyquant() {
+        return AdaDim.of(EasyQuant.defaults(), AdaDim.Mode.ADAPTIVE).quantize(w, size, size, spec);
     }
 
     @Benchmark

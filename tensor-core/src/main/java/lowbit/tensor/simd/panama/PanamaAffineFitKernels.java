@@ -226,10 +226,12 @@ final class PanamaAffineFitKernels implements AffineFitKernels {
         for (int bound = F.loopBound(n); i < bound; i += L) {
             FloatVector x = FloatVector.fromArray(F, w, off + i);
             FloatVector t = x.div(vs);
-            FloatVector r = clamp(t, vlo, vhi).add(MAGIC).sub(MAGIC);
-            FloatVector e = vs.mul(r).sub(x);
+            // one pair of masks serves the clamp, ∂r and the clamped sum (lo ≤ hi, so t > hi is the same test
+            // before and after raising t to lo)
             VectorMask<Float> below = t.compare(VectorOperators.LT, vlo);
             VectorMask<Float> above = t.compare(VectorOperators.GT, vhi);
+            FloatVector r = t.blend(vlo, below).blend(vhi, above).add(MAGIC).sub(MAGIC);
+            FloatVector e = vs.mul(r).sub(x);
             FloatVector dq = r.sub(t).blend(vlo, below).blend(vhi, above);
             if (FMA) {
                 ae = e.fma(e, ae);
