@@ -14,7 +14,7 @@ import lowbit.tensor.simd.FloatOps;
  * for each batch item, Q [batch·seqQ, hidden], K and V [batch·seqK, hidden], O [batch·seqQ, hidden] (row-major,
  * token-major as a Linear layer produces them), M an {@link AttentionMask}. The (batch, head) pairs run in parallel,
  * each with two GEMMs on strided views (no head is copied out); short sequences (seqQ·seqK ≤ {@value #SMALL}) use
- * vector dot products and axpys instead, whose per-call cost is far below a blocked GEMM's packing. Either way the
+ * vector axpys instead (along the keys for the scores, along the head for the output), whose per-call cost is far below a blocked GEMM's packing. Either way the
  * result depends only on the shapes, not on the thread count.
  */
 public final class MultiHeadAttention {
@@ -72,14 +72,25 @@ public final class MultiHeadAttention {
         float scale = (float) (1.0 / Math.sqrt(d));
         Parallel.forRange(0, (long) batch * heads, 1, (t0, t1) -> {
             float[] s = new float[seqQ * seqK];
+            boolean small = seqQ * seqK <= SMALL;
+            float[] kt = small ? new float[d * seqK] : null;
             for (long t = t0; t < t1; t++) {
                 int b = (int) (t / heads), h = (int) (t % heads);
                 int qOff = b * seqQ * hidden + h * d, kOff = b * seqK * hidden + h * d;
-                boolean small = seqQ * seqK <= SMALL;
                 if (small) {
+                    // row i of S = Σ_p q[i, p]·(scale·K_h[:, p]): axpys along the keys over the scaled, transposed
+                    // head (d × seqK), instead of seqQ·seqK short dot products that each end in a lane reduction
+                    for (int j = 0; j < seqK; j++) {
+                        int kr = kOff + j * hidden;
+                        for (int p = 0; p < d; p++) {
+                            kt[p * seqK + j] = scale * k[kr + p];
+                        }
+                    }
+                    java.util.Arrays.fill(s, 0f);
                     for (int i = 0; i < seqQ; i++) {
-                        for (int j = 0; j < seqK; j++) {
-                            s[i * seqK + j] = scale * FloatOps.dot(q, qOff + i * hidden, k, kOff + j * hidden, d);
+                        int qr = qOff + i * hidden, row = i * seqK;
+                        for (int p = 0; p < d; p++) {
+                            FloatOps.axpy(q[qr + p], kt, p * seqK, s, row, seqK);
                         }
                     }
                 } else {
