@@ -159,6 +159,12 @@ public final class Gemm {
         String op = "gemm";
         Objects.requireNonNull(a, "gemm: A is null");
         Objects.requireNonNull(c, "gemm: C is null");
+        if (m >= 0 && n >= 0 && k >= 0 && c != a
+                && MatrixChecks.fits(transA ? k : m, transA ? m : k, aOff, lda, a.length)
+                && MatrixChecks.fits(transB ? n : k, transB ? k : n, bOff, ldb, bCapacity)
+                && MatrixChecks.fits(m, n, cOff, ldc, c.length)) {
+            return; // valid: the messages below are built only for bad input
+        }
         MatrixChecks.nonNegative(op, "m", m);
         MatrixChecks.nonNegative(op, "n", n);
         MatrixChecks.nonNegative(op, "k", k);

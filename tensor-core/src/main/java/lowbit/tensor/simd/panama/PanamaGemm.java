@@ -8,13 +8,16 @@ import lowbit.tensor.parallel.Parallel;
 /**
  * Blocked GEMM {@code C = α·op(A)·op(B) + β·C} in the style of Goto/BLIS: for each block of {@link #NC} columns
  * of C and each slice of {@link #KC} along k, a panel of op(B) is packed (converted to float, {@link #NR} columns
- * per k index, so the micro-kernel reads it contiguously); for each block of {@link #MC} rows of op(A) the block is
- * packed as micro-panels of {@link #MR} rows (MR values per k index). The loops then run over the B micro-panels
- * and, innermost, over the A micro-panels, so one B micro-panel (KC·NR floats) stays in L1 while the packed A block
- * (MC·KC floats) streams from L2, MR floats per k index. The register-tiled micro-kernel accumulates an MR×NR tile
- * of C in 2·MR vector registers, broadcasting one A value per row and loading two B vectors per k index. Blocks of
- * C are independent tasks on {@link Parallel}; every element of C sees the same sequence of operations whatever
- * the split, so results do not depend on the thread count.
+ * per k index, so the micro-kernel reads it contiguously) once, shared by every thread; then tasks over row blocks
+ * of C (and, when there are fewer row blocks than twice the threads, over groups of B panels) pack their rows of
+ * op(A) as micro-panels of {@link #MR} rows (MR values per k index, at most {@link #MC} rows at a time) and run the
+ * micro-kernel over the B micro-panels and, innermost, the A micro-panels, so one B micro-panel (KC·NR floats)
+ * stays in L1 while the packed A block (MC·KC floats) streams from L2. The register-tiled micro-kernel accumulates
+ * an MR×NR tile of C in 2·MR vector registers, broadcasting one A value per row and loading two B vectors per k
+ * index. A weight packed once for all k ({@link #packPanels(WeightSource, int, int)}) skips the B packing
+ * ({@link #gemmPacked}). Every element of C sees the same sequence of operations whatever the split (the k-slices
+ * in order, each through the same kernel), so results do not depend on the thread count, and the pre-packed path
+ * gives the same bits as packing on the fly.
  *
  * <p>Edge tiles (fewer than MR rows or NR columns left) are packed with zeros, computed into a scratch tile and
  * merged element by element.

@@ -71,13 +71,9 @@ abstract sealed class WeightSource {
     private static final class F32Array extends WeightSource {
         private final float[] b;
 
-        /** The gather map for a transposed panel of NR stored rows (null if its offsets overflow an int). */
-        private final int[] transposeMap;
-
         F32Array(float[] b, int off, int ld) {
             super(off, ld);
             this.b = b;
-            this.transposeMap = PanamaGemm.gatherMap(PanamaGemm.NR, ld);
         }
 
         @Override
@@ -92,7 +88,7 @@ abstract sealed class WeightSource {
          */
         @Override
         void pack(boolean trans, int j0, int nValid, int p0, int kc, int nr, float[] bp, int dst) {
-            int[] map = trans && nValid == nr && nr == PanamaGemm.NR ? transposeMap : null;
+            int[] map = trans && nValid == nr ? PanamaGemm.gatherMap(nr, ld) : null;
             if (map == null) {
                 super.pack(trans, j0, nValid, p0, kc, nr, bp, dst);
                 return;
