@@ -6,6 +6,7 @@ import lowbit.tensor.DType;
 import lowbit.tensor.Shape;
 import lowbit.tensor.Tensor;
 import lowbit.tensor.linalg.Gemm;
+import lowbit.tensor.linalg.PackedWeight;
 
 /**
  * A dense weight {@code W[out, in]} stored as an F32, F16 or BF16 matrix {@link Tensor} (heap, off-heap or
@@ -23,12 +24,14 @@ public final class DenseWeight implements LinearWeight {
     private final int out;
     private final int in;
     private final boolean trainable;
+    /** The weight pre-packed for the forward GEMM ({@link #packed()}), else null. */
+    private final PackedWeight packed;
 
     DenseWeight(Tensor w, boolean trainable) {
-        this(w, null, trainable);
+        this(w, null, trainable, null);
     }
 
-    private DenseWeight(Tensor w, float[] array, boolean trainable) {
+    private DenseWeight(Tensor w, float[] array, boolean trainable, PackedWeight packed) {
         Objects.requireNonNull(w, "weight tensor is null");
         if (w.shape().rank() != 2) {
             throw new IllegalArgumentException("a Linear weight must be a matrix [out, in], got shape " + w.shape());
@@ -46,6 +49,7 @@ public final class DenseWeight implements LinearWeight {
         this.out = (int) o;
         this.in = (int) i;
         this.trainable = trainable;
+        this.packed = packed;
     }
 
     /**
@@ -58,7 +62,7 @@ public final class DenseWeight implements LinearWeight {
             throw new IllegalArgumentException("weight array has " + w.length + " elements, expected [" + out + ", "
                     + in + "] = " + (long) out * in);
         }
-        return new DenseWeight(Tensor.wrap(MemorySegment.ofArray(w), DType.F32, Shape.of(out, in)), w, true);
+        return new DenseWeight(Tensor.wrap(MemorySegment.ofArray(w), DType.F32, Shape.of(out, in)), w, true, null);
     }
 
     /** A trainable weight over a matrix tensor [out, in] of dtype F32, F16 or BF16. */
@@ -68,7 +72,28 @@ public final class DenseWeight implements LinearWeight {
 
     /** The same storage, marked frozen: a {@link Linear} over it computes only {@code dX}. */
     public DenseWeight frozen() {
-        return trainable ? new DenseWeight(w, array, false) : this;
+        return trainable ? new DenseWeight(w, array, false, packed) : this;
+    }
+
+    /**
+     * The same weight with its forward product pre-packed once ({@link PackedWeight}): inference over many batches
+     * skips the per-call packing of W inside the GEMM (the constant-weight packing onnxruntime does). Costs a
+     * float copy of W in the kernel's panel order beside the original ({@link PackedWeight#bytes()}); the weight must
+     * not change afterwards (a later change to the array would not be seen by forward). Forward results have the
+     * bits of the unpacked forward for more than 8 rows and are within the same summation bound otherwise; the
+     * backward products use the original storage.
+     */
+    public DenseWeight packed() {
+        if (packed != null) {
+            return this;
+        }
+        PackedWeight p = array != null ? PackedWeight.of(array, out, in) : PackedWeight.of(w);
+        return new DenseWeight(w, array, trainable, p);
+    }
+
+    /** Whether forward uses a pre-packed copy ({@link #packed()}). */
+    public boolean isPacked() {
+        return packed != null;
     }
 
     /** The matrix tensor [out, in]. */
@@ -88,12 +113,14 @@ public final class DenseWeight implements LinearWeight {
 
     @Override
     public String describe() {
-        return w.dtype() + " " + Shape.of(out, in) + (trainable ? "" : " frozen");
+        return w.dtype() + " " + Shape.of(out, in) + (trainable ? "" : " frozen") + (packed != null ? " packed" : "");
     }
 
     @Override
     public void forward(float[] x, int n, float[] bias, float[] y) {
-        if (array != null) {
+        if (packed != null) {
+            Gemm.linear(x, n, packed, bias, y);
+        } else if (array != null) {
             Gemm.linear(x, n, in, array, out, bias, y);
         } else {
             Gemm.linear(x, n, w, bias, y);

@@ -3,7 +3,6 @@ package lowbit.nn;
 import java.util.Objects;
 import lowbit.tensor.linalg.Gemm;
 import lowbit.tensor.parallel.Parallel;
-import lowbit.tensor.simd.FloatOps;
 
 /**
  * Scaled dot-product multi-head attention (Vaswani et al., <i>Attention Is All You Need</i>, 2017, §3.2) on already
@@ -13,9 +12,9 @@ import lowbit.tensor.simd.FloatOps;
  * </pre>
  * for each batch item, Q [batch·seqQ, hidden], K and V [batch·seqK, hidden], O [batch·seqQ, hidden] (row-major,
  * token-major as a Linear layer produces them), M an {@link AttentionMask}. The (batch, head) pairs run in parallel,
- * each with two GEMMs on strided views (no head is copied out); short sequences (seqQ·seqK ≤ {@value #SMALL}) use
- * vector dot products and axpys instead, whose per-call cost is far below a blocked GEMM's packing. Either way the
- * result depends only on the shapes, not on the thread count.
+ * each with two GEMMs on strided views (no head is copied out); for short sequences (seqQ·seqK ≤ {@value #SMALL}) the
+ * scaled key head is transposed into a scratch first, so that both products are untransposed ones small enough for
+ * the GEMM's unpacked kernel. Either way the result depends only on the shapes, not on the thread count.
  */
 public final class MultiHeadAttention {
     /** Score-matrix size up to which the dot/axpy path is used. */
@@ -72,16 +71,21 @@ public final class MultiHeadAttention {
         float scale = (float) (1.0 / Math.sqrt(d));
         Parallel.forRange(0, (long) batch * heads, 1, (t0, t1) -> {
             float[] s = new float[seqQ * seqK];
+            boolean small = seqQ * seqK <= SMALL;
+            float[] kt = small ? new float[d * seqK] : null;
             for (long t = t0; t < t1; t++) {
                 int b = (int) (t / heads), h = (int) (t % heads);
                 int qOff = b * seqQ * hidden + h * d, kOff = b * seqK * hidden + h * d;
-                boolean small = seqQ * seqK <= SMALL;
                 if (small) {
-                    for (int i = 0; i < seqQ; i++) {
-                        for (int j = 0; j < seqK; j++) {
-                            s[i * seqK + j] = scale * FloatOps.dot(q, qOff + i * hidden, k, kOff + j * hidden, d);
+                    // S = Q_h·(scale·K_hᵀ) with the scaled head transposed (d × seqK) so that the product is an
+                    // untransposed one small enough for the GEMM's unpacked kernel
+                    for (int j = 0; j < seqK; j++) {
+                        int kr = kOff + j * hidden;
+                        for (int p = 0; p < d; p++) {
+                            kt[p * seqK + j] = scale * k[kr + p];
                         }
                     }
+                    Gemm.gemm(false, false, seqQ, seqK, d, 1f, q, qOff, hidden, kt, 0, seqK, 0f, s, 0, seqK);
                 } else {
                     Gemm.gemm(false, true, seqQ, seqK, d, scale, q, qOff, hidden, k, kOff, hidden, 0f, s, 0, seqK);
                 }
@@ -89,20 +93,7 @@ public final class MultiHeadAttention {
                 for (int i = 0; i < seqQ; i++) {
                     Softmax.inPlace(s, i * seqK, seqK);
                 }
-                if (small) {
-                    for (int i = 0; i < seqQ; i++) {
-                        int o = qOff + i * hidden;
-                        java.util.Arrays.fill(out, o, o + d, 0f);
-                        for (int j = 0; j < seqK; j++) {
-                            float p = s[i * seqK + j];
-                            if (p != 0f) { // masked keys: exactly 0 after the softmax
-                                FloatOps.axpy(p, v, kOff + j * hidden, out, o, d);
-                            }
-                        }
-                    }
-                } else {
-                    Gemm.gemm(false, false, seqQ, d, seqK, 1f, s, 0, seqK, v, kOff, hidden, 0f, out, qOff, hidden);
-                }
+                Gemm.gemm(false, false, seqQ, d, seqK, 1f, s, 0, seqK, v, kOff, hidden, 0f, out, qOff, hidden);
             }
         });
     }

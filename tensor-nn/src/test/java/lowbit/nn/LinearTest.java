@@ -185,6 +185,32 @@ class LinearTest {
     }
 
     @Test
+    void packedDenseWeightGivesTheUnpackedResults() {
+        Random r = new Random(52);
+        int n = 24, in = 70, out = 45;
+        float[] w = NnTesting.randn(r, out * in, 1);
+        float[] x = NnTesting.randn(r, n * in, 1);
+        float[] dy = NnTesting.randn(r, n * out, 1);
+        float[] b = NnTesting.randn(r, out, 1);
+        DenseWeight plain = DenseWeight.of(w, out, in);
+        DenseWeight packed = plain.packed();
+        assertThat(packed.isPacked()).isTrue();
+        assertThat(plain.isPacked()).isFalse();
+        assertThat(packed.packed()).isSameAs(packed);
+        assertThat(packed.describe()).isEqualTo("F32 [45, 70] packed");
+        assertThat(packed.frozen().isPacked()).isTrue();
+        Linear a = new Linear(plain, b), c = new Linear(packed, b);
+        // more than 8 rows: the same k-slices and micro-kernel, so the same bits
+        assertThat(c.forward(x, n)).isEqualTo(a.forward(x, n));
+        Linear.Gradients ga = a.backward(x, dy, n), gc = c.backward(x, dy, n);
+        assertThat(gc.dx()).isEqualTo(ga.dx());
+        assertThat(gc.dw()).isEqualTo(ga.dw());
+        Tensor half = Tensor.ofFloats(DType.BF16, w, Shape.of(out, in));
+        assertThat(new Linear(DenseWeight.of(half).packed(), b).forward(x, n))
+                .isEqualTo(new Linear(DenseWeight.of(half), b).forward(x, n));
+    }
+
+    @Test
     void badShapesAreNamed() {
         Linear fc = new Linear(LinearWeight.of(new float[6], 2, 3), null);
         assertThatThrownBy(() -> fc.forward(new float[5], 2)).isInstanceOf(IllegalArgumentException.class)

@@ -69,7 +69,8 @@ public final class OnnxBertLoader {
                 int[] oi = BertEncoder.shape(c, name);
                 float[] inOut = floats(init, wName, name + " MatMul weight [in, out]", oi[1], oi[0]);
                 float[] bias = floats(init, "encoder.layer." + l + "." + MODULES[r] + ".bias", name + " bias", oi[0]);
-                linears.put(name, new Linear(DenseWeight.of(transpose(inOut, oi[1], oi[0]), oi[0], oi[1]), bias));
+                // pre-packed once for the forward GEMM (an inference model: the weights never change)
+                linears.put(name, new Linear(DenseWeight.of(transpose(inOut, oi[1], oi[0]), oi[0], oi[1]).packed(), bias));
             }
             ln1[l] = layerNorm(init, "encoder.layer." + l + ".attention.output.LayerNorm", c);
             ln2[l] = layerNorm(init, "encoder.layer." + l + ".output.LayerNorm", c);

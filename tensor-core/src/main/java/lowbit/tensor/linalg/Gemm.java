@@ -106,6 +106,18 @@ public final class Gemm {
         linear(x, n, oi[1], w.segment(), w.dtype(), oi[0], bias, y);
     }
 
+    /**
+     * {@code Y = X·Wᵀ + bias} with W a {@link PackedWeight} [out, in] (packed once, so no per-call packing of W):
+     * X [n, in], bias [out] or null, Y [n, out].
+     */
+    public static void linear(float[] x, int n, PackedWeight w, float[] bias, float[] y) {
+        Objects.requireNonNull(w, "linear: W is null");
+        int in = w.inFeatures(), out = w.outFeatures();
+        checkLinear(x, n, in, -2, out, bias, y, "packed " + w.sourceType());
+        float beta = fillBias(bias, y, n, out);
+        K.gemmPacked(n, 1f, x, 0, in, w.panels(), beta, y, 0, out);
+    }
+
     private static float fillBias(float[] bias, float[] y, int n, int out) {
         if (bias == null) {
             return 0f;
@@ -147,6 +159,12 @@ public final class Gemm {
         String op = "gemm";
         Objects.requireNonNull(a, "gemm: A is null");
         Objects.requireNonNull(c, "gemm: C is null");
+        if (m >= 0 && n >= 0 && k >= 0 && c != a
+                && MatrixChecks.fits(transA ? k : m, transA ? m : k, aOff, lda, a.length)
+                && MatrixChecks.fits(transB ? n : k, transB ? k : n, bOff, ldb, bCapacity)
+                && MatrixChecks.fits(m, n, cOff, ldc, c.length)) {
+            return; // valid: the messages below are built only for bad input
+        }
         MatrixChecks.nonNegative(op, "m", m);
         MatrixChecks.nonNegative(op, "n", n);
         MatrixChecks.nonNegative(op, "k", k);

@@ -52,6 +52,22 @@ final class MatrixChecks {
         }
     }
 
+    /**
+     * Whether {@link #matrix} would accept the stored matrix, without building its message (for hot small calls:
+     * callers run {@link #matrix} only when this is false, so the message is built only for bad input).
+     */
+    static boolean fits(long rows, long cols, long off, long ld, long capacity) {
+        if (rows < 0 || cols < 0 || off < 0 || ld < Math.max(1, cols)) {
+            return false;
+        }
+        if (rows == 0 || cols == 0) {
+            return true;
+        }
+        // no overflow: rows, ld < 2^31·2^32 and off fits a long here
+        return rows <= Integer.MAX_VALUE && ld <= (1L << 40) && off <= (1L << 60)
+                && off + (rows - 1) * ld + cols <= capacity;
+    }
+
     /** Element capacity of a segment holding {@code type} values. */
     static long capacity(MemorySegment s, DType type) {
         return s.byteSize() / (type.bits() / 8);

@@ -57,4 +57,20 @@ public interface DenseKernels {
      */
     void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
             MemorySegment b, DType bType, long bOff, long ldb, float beta, float[] c, int cOff, int ldc);
+
+    /**
+     * The F32 weight {@code W [n, k]} ({@code W[j, p] = w[wOff + j·ldw + p]}) packed once for
+     * {@link #gemmPacked}, in this implementation's panel width. Runs on {@link lowbit.tensor.parallel.Parallel}.
+     */
+    PackedPanels packTransposed(float[] w, int wOff, int ldw, int n, int k);
+
+    /** {@link #packTransposed(float[], int, int, int, int) packTransposed} for a little-endian F32/F16/BF16 segment. */
+    PackedPanels packTransposed(MemorySegment w, DType type, long wOff, long ldw, int n, int k);
+
+    /**
+     * {@code C = α·A·Wᵀ + β·C} for A [m, k] ({@code a[aOff + i·lda + p]}), W the packed {@code [n, k]} weight and C
+     * [m, n]; C is not read when β = 0. The panel width must be this implementation's.
+     */
+    void gemmPacked(int m, float alpha, float[] a, int aOff, int lda, PackedPanels w, float beta, float[] c, int cOff,
+            int ldc);
 }

@@ -98,4 +98,42 @@ public final class ScalarDenseKernels implements DenseKernels {
             MemorySegment b, DType bType, long bOff, long ldb, float beta, float[] c, int cOff, int ldc) {
         gemm(transA, transB, m, n, k, alpha, a, aOff, lda, source(b, bType), bOff, ldb, beta, c, cOff, ldc);
     }
+
+    /** Width-1 panels: the weight itself as row-major floats. */
+    @Override
+    public PackedPanels packTransposed(float[] w, int wOff, int ldw, int n, int k) {
+        return pack(source(w), wOff, ldw, n, k);
+    }
+
+    @Override
+    public PackedPanels packTransposed(MemorySegment w, DType type, long wOff, long ldw, int n, int k) {
+        return pack(source(w, type), wOff, ldw, n, k);
+    }
+
+    private static PackedPanels pack(Source w, long wOff, long ldw, int n, int k) {
+        float[] d = new float[Math.multiplyExact(n, k)];
+        for (int j = 0; j < n; j++) {
+            for (int p = 0; p < k; p++) {
+                d[j * k + p] = w.at(wOff + j * ldw + p);
+            }
+        }
+        return new PackedPanels(d, 1, n, k);
+    }
+
+    /** The triple loop over panels of any width (it reads each element through {@link PackedPanels#get}). */
+    @Override
+    public void gemmPacked(int m, float alpha, float[] a, int aOff, int lda, PackedPanels w, float beta, float[] c,
+            int cOff, int ldc) {
+        int n = w.rows(), k = w.cols();
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                float s = 0f;
+                for (int p = 0; p < k; p++) {
+                    s += a[aOff + i * lda + p] * w.get(j, p);
+                }
+                int ci = cOff + i * ldc + j;
+                c[ci] = beta == 0f ? alpha * s : alpha * s + beta * c[ci];
+            }
+        }
+    }
 }

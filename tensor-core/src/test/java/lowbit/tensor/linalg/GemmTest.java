@@ -87,8 +87,11 @@ class GemmTest {
     @Test
     void everyTransposeAndScalingAtAwkwardSizes() {
         Random rnd = new Random(SEED);
+        // also the unpacked small-product kernel (untransposed, m·n·k ≤ 2^16, k ≤ 256): whole vectors, pairs of
+        // vectors and scalar column tails at every width, and just past its limits
         int[][] shapes = {{1, 1, 1}, {1, 7, 17}, {7, 1, 5}, {3, 17, 0}, {8, 33, 16}, {9, 16, 1}, {17, 40, 33},
-                {13, 255, 7}, {33, 19, 100}};
+                {13, 255, 7}, {33, 19, 100}, {16, 16, 32}, {16, 32, 16}, {5, 47, 13}, {3, 100, 200}, {1, 17, 256},
+                {2, 9, 257}, {16, 64, 65}};
         float[][] ab = {{1f, 0f}, {-0.75f, 1f}, {1.5f, -0.5f}, {0f, 2f}};
         try (Arena arena = Arena.ofShared()) {
             for (int[] s : shapes) {

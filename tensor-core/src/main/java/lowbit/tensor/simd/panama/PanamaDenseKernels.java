@@ -4,12 +4,15 @@ import java.lang.foreign.MemorySegment;
 import lowbit.tensor.DType;
 import lowbit.tensor.parallel.Parallel;
 import lowbit.tensor.simd.DenseKernels;
+import lowbit.tensor.simd.PackedPanels;
 
 /**
  * Vector API dense kernels: GEMV rows from {@link PanamaGemv}, GEMM from {@link PanamaGemm}, and for
  * {@code C = α·A·Bᵀ + β·C} with at most {@link #SMALL_BATCH} rows of A (a linear layer on a few tokens) a path that
  * streams B (the weight) from memory once: B is cut into row blocks small enough to stay in L2, and each block runs
- * the GEMV kernel once per row of A.
+ * the GEMV kernel once per row of A. Small untransposed F32 products (m·n·k ≤ 2^16, k ≤ 256: attention heads) skip
+ * packing altogether ({@link PanamaSmallGemm}). A weight packed once ({@link #packTransposed}) runs the blocked
+ * kernel without its packing step ({@link PanamaGemm#gemmPacked}).
  */
 final class PanamaDenseKernels implements DenseKernels {
     /** Largest m that takes the weight-streaming path. */
@@ -42,6 +45,10 @@ final class PanamaDenseKernels implements DenseKernels {
     @Override
     public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
             float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
+        if (k > 0 && alpha != 0f && PanamaSmallGemm.fits(transA, transB, m, n, k)) {
+            PanamaSmallGemm.gemm(m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            return;
+        }
         run(transA, transB, m, n, k, alpha, a, aOff, lda, WeightSource.of(b, bOff, ldb), beta, c, cOff, ldc);
     }
 
@@ -55,6 +62,26 @@ final class PanamaDenseKernels implements DenseKernels {
     public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
             MemorySegment b, DType bType, long bOff, long ldb, float beta, float[] c, int cOff, int ldc) {
         run(transA, transB, m, n, k, alpha, a, aOff, lda, WeightSource.of(b, bType, bOff, ldb), beta, c, cOff, ldc);
+    }
+
+    @Override
+    public PackedPanels packTransposed(float[] w, int wOff, int ldw, int n, int k) {
+        return new PackedPanels(PanamaGemm.packPanels(WeightSource.of(w, wOff, ldw), n, k), PanamaGemm.NR, n, k);
+    }
+
+    @Override
+    public PackedPanels packTransposed(MemorySegment w, DType type, long wOff, long ldw, int n, int k) {
+        return new PackedPanels(PanamaGemm.packPanels(WeightSource.of(w, type, wOff, ldw), n, k), PanamaGemm.NR, n, k);
+    }
+
+    @Override
+    public void gemmPacked(int m, float alpha, float[] a, int aOff, int lda, PackedPanels w, float beta, float[] c,
+            int cOff, int ldc) {
+        if (w.panelWidth() != PanamaGemm.NR) {
+            throw new IllegalArgumentException("weight packed in panels of " + w.panelWidth() + " rows; this "
+                    + Species.BITS + "-bit kernel needs " + PanamaGemm.NR);
+        }
+        PanamaGemm.gemmPacked(m, w.rows(), w.cols(), alpha, a, aOff, lda, w.data(), beta, c, cOff, ldc);
     }
 
     private static void run(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOff,

@@ -8,20 +8,23 @@ import lowbit.tensor.parallel.Parallel;
 /**
  * Blocked GEMM {@code C = α·op(A)·op(B) + β·C} in the style of Goto/BLIS: for each block of {@link #NC} columns
  * of C and each slice of {@link #KC} along k, a panel of op(B) is packed (converted to float, {@link #NR} columns
- * per k index, so the micro-kernel reads it contiguously); for each block of {@link #MC} rows of op(A) the block is
- * packed as micro-panels of {@link #MR} rows (MR values per k index). The loops then run over the B micro-panels
- * and, innermost, over the A micro-panels, so one B micro-panel (KC·NR floats) stays in L1 while the packed A block
- * (MC·KC floats) streams from L2, MR floats per k index. The register-tiled micro-kernel accumulates an MR×NR tile
- * of C in 2·MR vector registers, broadcasting one A value per row and loading two B vectors per k index. Blocks of
- * C are independent tasks on {@link Parallel}; every element of C sees the same sequence of operations whatever
- * the split, so results do not depend on the thread count.
+ * per k index, so the micro-kernel reads it contiguously) once, shared by every thread; then tasks over row blocks
+ * of C (and, when there are fewer row blocks than twice the threads, over groups of B panels) pack their rows of
+ * op(A) as micro-panels of {@link #MR} rows (MR values per k index, at most {@link #MC} rows at a time) and run the
+ * micro-kernel over the B micro-panels and, innermost, the A micro-panels, so one B micro-panel (KC·NR floats)
+ * stays in L1 while the packed A block (MC·KC floats) streams from L2. The register-tiled micro-kernel accumulates
+ * an MR×NR tile of C in 2·MR vector registers, broadcasting one A value per row and loading two B vectors per k
+ * index. A weight packed once for all k ({@link #packPanels(WeightSource, int, int)}) skips the B packing
+ * ({@link #gemmPacked}). Every element of C sees the same sequence of operations whatever the split (the k-slices
+ * in order, each through the same kernel), so results do not depend on the thread count, and the pre-packed path
+ * gives the same bits as packing on the fly.
  *
  * <p>Edge tiles (fewer than MR rows or NR columns left) are packed with zeros, computed into a scratch tile and
  * merged element by element.
  */
 final class PanamaGemm {
-    private static final VectorSpecies<Float> F = Species.F;
-    private static final int L = F.length();
+    static final VectorSpecies<Float> F = Species.F;
+    static final int L = F.length();
     private static final boolean FMA = Species.FMA;
     /** Rows of the register tile. */
     static final int MR = 8;
@@ -63,24 +66,181 @@ final class PanamaGemm {
             scaleC(m, n, beta, c, cOff, ldc);
             return;
         }
-        int nBlocks = ceilDiv(n, NC);
+        int threads = 2.0 * m * n * k < 4e6 || !b.shareable() ? 1 : Parallel.parallelism();
         int mPanels = ceilDiv(m, MR);
-        int threads = Parallel.parallelism();
-        int mBlocks = Math.min(mPanels, Math.max(1, ceilDiv(2 * threads, nBlocks)));
-        int rowsPerBlock = ceilDiv(mPanels, mBlocks) * MR;
-        long tasks = (long) nBlocks * mBlocks;
-        if (2.0 * m * n * k < 4e6 || !b.shareable()) {
-            for (int t = 0; t < tasks; t++) {
-                block(t / mBlocks, t % mBlocks, rowsPerBlock, transA, transB, m, n, k, alpha, a, aOff, lda, b, beta, c, cOff, ldc);
+        float[][] callerBuffers = SCRATCH.get();
+        for (int j0 = 0; j0 < n; j0 += NC) {
+            int j1 = Math.min(n, j0 + NC);
+            int panels = ceilDiv(j1 - j0, NR);
+            Tiling t = Tiling.of(mPanels, panels, threads);
+            for (int p0 = 0; p0 < k; p0 += KC) {
+                int kc = Math.min(KC, k - p0);
+                float[] bp = scratch(callerBuffers, 0, kc * panels * NR);
+                packPanels(b, transB, j0, j1, p0, kc, bp, panels, threads);
+                float bet = p0 == 0 ? beta : 1f;
+                int jb0 = j0, pp0 = p0;
+                forTasks(t, threads, (i0, i1, q0, q1) -> compute(transA, a, aOff, lda, m, i0, i1, pp0, kc, bp, 0,
+                        kc * NR, q0, q1, jb0, j1, alpha, bet, c, cOff, ldc));
+            }
+        }
+    }
+
+    /**
+     * {@code C = α·A·Bᵀ + β·C} with B [n, k] already packed in panels of {@link #NR} columns spanning all of k
+     * ({@link #packPanels(WeightSource, int, int)}): no packing of B, and a task runs every k-slice of its tile of C
+     * in order, so the result has the same bits as {@link #gemm} on the unpacked B.
+     */
+    static void gemmPacked(int m, int n, int k, float alpha, float[] a, int aOff, int lda, float[] bp, float beta,
+            float[] c, int cOff, int ldc) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (k == 0 || alpha == 0f) {
+            scaleC(m, n, beta, c, cOff, ldc);
+            return;
+        }
+        int threads = 2.0 * m * n * k < 4e6 ? 1 : Parallel.parallelism();
+        int panels = ceilDiv(n, NR);
+        Tiling t = Tiling.of(ceilDiv(m, MR), panels, threads);
+        forTasks(t, threads, (i0, i1, q0, q1) -> {
+            for (int p0 = 0; p0 < k; p0 += KC) {
+                int kc = Math.min(KC, k - p0);
+                compute(false, a, aOff, lda, m, i0, i1, p0, kc, bp, p0 * NR, k * NR, q0, q1, 0, n, alpha,
+                        p0 == 0 ? beta : 1f, c, cOff, ldc);
+            }
+        });
+    }
+
+    /**
+     * op(B) [k, n] = B [n, k] (transposed storage, as a linear layer's weight) packed for {@link #gemmPacked}: panel
+     * g holds columns {@code [g·NR, g·NR + NR)} of op(B) for every k index, element (p, j) at
+     * {@code (j / NR)·NR·k + p·NR + j % NR}, zero past column n.
+     */
+    static float[] packPanels(WeightSource b, int n, int k) {
+        int panels = ceilDiv(n, NR);
+        float[] bp = new float[Math.multiplyExact(panels * NR, k)];
+        Parallel.RangeBody body = (g0, g1) -> {
+            for (int g = (int) g0; g < g1; g++) {
+                int j = g * NR;
+                b.pack(true, j, Math.min(NR, n - j), 0, k, NR, bp, g * NR * k);
+            }
+        };
+        if (b.shareable()) {
+            Parallel.forRange(0, panels, 1, body);
+        } else {
+            body.run(0, panels); // a confined segment: only this thread may read it
+        }
+        return bp;
+    }
+
+    /** A tile of C for one task: rows [i0, i1) (multiples of MR except at m) and panels [q0, q1) of the block. */
+    @FunctionalInterface
+    private interface TileTask {
+        void run(int i0, int i1, int q0, int q1);
+    }
+
+    /**
+     * How one column block is cut into tasks: row blocks of whole MR-row micro-panels, and (when there are too few
+     * row blocks to keep every thread busy) groups of B panels. Every C element sees the same operations whatever
+     * the cut, so the cut may depend on the thread count.
+     */
+    private record Tiling(int m, int rowsPerBlock, int rowBlocks, int panels, int panelsPerGroup, int groups) {
+        static Tiling of(int mPanels, int panels, int threads) {
+            int rowBlocks = threads == 1 ? ceilDiv(mPanels * MR, MC)
+                    : Math.max(ceilDiv(mPanels * MR, MC), Math.min(mPanels, 2 * threads));
+            int panelsPerRowBlock = ceilDiv(mPanels, rowBlocks);
+            rowBlocks = ceilDiv(mPanels, panelsPerRowBlock);
+            int groups = threads == 1 ? 1 : Math.max(1, Math.min(panels, ceilDiv(2 * threads, rowBlocks)));
+            int perGroup = ceilDiv(panels, groups);
+            return new Tiling(mPanels * MR, panelsPerRowBlock * MR, rowBlocks, panels, perGroup,
+                    ceilDiv(panels, perGroup));
+        }
+
+        int tasks() {
+            return rowBlocks * groups;
+        }
+    }
+
+    private static void forTasks(Tiling t, int threads, TileTask body) {
+        if (threads == 1 || t.tasks() == 1) {
+            for (int task = 0; task < t.tasks(); task++) {
+                runTask(t, task, body);
             }
             return;
         }
-        Parallel.forRange(0, tasks, 1, (t0, t1) -> {
-            for (long t = t0; t < t1; t++) {
-                block((int) (t / mBlocks), (int) (t % mBlocks), rowsPerBlock, transA, transB, m, n, k, alpha, a, aOff,
-                        lda, b, beta, c, cOff, ldc);
+        Parallel.forRange(0, t.tasks(), 1, (t0, t1) -> {
+            for (long task = t0; task < t1; task++) {
+                runTask(t, (int) task, body);
             }
         });
+    }
+
+    private static void runTask(Tiling t, int task, TileTask body) {
+        int rb = task / t.groups(), g = task % t.groups();
+        int i0 = rb * t.rowsPerBlock(), q0 = g * t.panelsPerGroup();
+        body.run(i0, Math.min(t.m(), i0 + t.rowsPerBlock()), q0, Math.min(t.panels(), q0 + t.panelsPerGroup()));
+    }
+
+    /**
+     * B panels q ∈ [0, panels) of columns [j0, j1) and k-slice [p0, p0 + kc) into bp (kc·NR floats per panel), in
+     * parallel when {@code threads > 1}.
+     */
+    private static void packPanels(WeightSource b, boolean transB, int j0, int j1, int p0, int kc, float[] bp,
+            int panels, int threads) {
+        if (threads == 1) {
+            for (int q = 0; q < panels; q++) {
+                int j = j0 + q * NR;
+                b.pack(transB, j, Math.min(NR, j1 - j), p0, kc, NR, bp, q * kc * NR);
+            }
+            return;
+        }
+        Parallel.forRange(0, panels, Math.max(1, panels / (2 * threads)), (q0, q1) -> {
+            for (int q = (int) q0; q < q1; q++) {
+                int j = j0 + q * NR;
+                b.pack(transB, j, Math.min(NR, j1 - j), p0, kc, NR, bp, q * kc * NR);
+            }
+        });
+    }
+
+    /**
+     * One k-slice of a tile of C: rows [i0, i1) of op(A) (m rows in all; packed here, {@link #MC} rows at a time,
+     * into the running thread's scratch) times B panels [q0, q1), panel q's slice at
+     * {@code bp[bBase + q·bStride]} (kc·NR floats), columns from {@code j0} up to {@code j1}.
+     */
+    private static void compute(boolean transA, float[] a, int aOff, int lda, int m, int i0, int i1, int p0, int kc,
+            float[] bp, int bBase, int bStride, int q0, int q1, int j0, int j1, float alpha, float bet, float[] c,
+            int cOff, int ldc) {
+        i1 = Math.min(i1, m);
+        if (i0 >= i1 || q0 >= q1) {
+            return;
+        }
+        float[][] buffers = SCRATCH.get();
+        float[] ap = scratch(buffers, 1, kc * Math.min(MC, ceilDiv(i1 - i0, MR) * MR));
+        float[] tile = scratch(buffers, 2, MR * NR);
+        int[] aIdx = transA ? null : gatherMap(MR, lda);
+        for (int ic = i0; ic < i1; ic += MC) {
+            int mc = Math.min(MC, i1 - ic);
+            int aPanels = ceilDiv(mc, MR);
+            for (int s = 0; s < aPanels; s++) {
+                int i = ic + s * MR;
+                packA(transA, a, aOff, lda, i, Math.min(MR, ic + mc - i), p0, kc, ap, s * kc * MR, aIdx);
+            }
+            for (int q = q0; q < q1; q++) {
+                int j = j0 + q * NR;
+                int nr = Math.min(NR, j1 - j);
+                int bOff = bBase + q * bStride;
+                for (int s = 0; s < aPanels; s++) {
+                    int i = ic + s * MR;
+                    int mr = Math.min(MR, ic + mc - i);
+                    if (mr == MR && nr == NR) {
+                        kernel(kc, ap, s * kc * MR, bp, bOff, c, cOff + i * ldc + j, ldc, alpha, bet);
+                    } else {
+                        kernel(kc, ap, s * kc * MR, bp, bOff, tile, 0, NR, 1f, 0f);
+                        merge(tile, mr, nr, c, cOff + i * ldc + j, ldc, alpha, bet);
+                    }
+                }
+            }
+        }
     }
 
     /** C = β·C (C not read when β = 0), for k = 0 or α = 0. */
@@ -89,53 +249,6 @@ final class PanamaGemm {
             int row = cOff + i * ldc;
             for (int j = 0; j < n; j++) {
                 c[row + j] = beta == 0f ? 0f : beta * c[row + j];
-            }
-        }
-    }
-
-    private static void block(int jb, int ib, int rowsPerBlock, boolean transA, boolean transB, int m, int n, int k,
-            float alpha, float[] a, int aOff, int lda, WeightSource b, float beta, float[] c, int cOff, int ldc) {
-        int j0 = jb * NC, j1 = Math.min(n, j0 + NC);
-        int i0 = ib * rowsPerBlock, i1 = Math.min(m, i0 + rowsPerBlock);
-        if (i0 >= i1) {
-            return;
-        }
-        int panels = ceilDiv(j1 - j0, NR);
-        int kcMax = Math.min(KC, k);
-        float[][] buffers = SCRATCH.get();
-        float[] bp = scratch(buffers, 0, kcMax * panels * NR);
-        float[] ap = scratch(buffers, 1, kcMax * Math.min(MC, ceilDiv(i1 - i0, MR) * MR));
-        float[] tile = scratch(buffers, 2, MR * NR);
-        int[] aIdx = transA ? null : gatherMap(MR, lda);
-        for (int p0 = 0; p0 < k; p0 += KC) {
-            int kc = Math.min(KC, k - p0);
-            float bet = p0 == 0 ? beta : 1f;
-            for (int q = 0; q < panels; q++) {
-                int j = j0 + q * NR;
-                b.pack(transB, j, Math.min(NR, j1 - j), p0, kc, NR, bp, q * kc * NR);
-            }
-            for (int ic = i0; ic < i1; ic += MC) {
-                int mc = Math.min(MC, i1 - ic);
-                int aPanels = ceilDiv(mc, MR);
-                for (int s = 0; s < aPanels; s++) {
-                    int i = ic + s * MR;
-                    packA(transA, a, aOff, lda, i, Math.min(MR, ic + mc - i), p0, kc, ap, s * kc * MR, aIdx);
-                }
-                for (int q = 0; q < panels; q++) {
-                    int j = j0 + q * NR;
-                    int nr = Math.min(NR, j1 - j);
-                    int bOff = q * kc * NR;
-                    for (int s = 0; s < aPanels; s++) {
-                        int i = ic + s * MR;
-                        int mr = Math.min(MR, ic + mc - i);
-                        if (mr == MR && nr == NR) {
-                            kernel(kc, ap, s * kc * MR, bp, bOff, c, cOff + i * ldc + j, ldc, alpha, bet);
-                        } else {
-                            kernel(kc, ap, s * kc * MR, bp, bOff, tile, 0, NR, 1f, 0f);
-                            merge(tile, mr, nr, c, cOff + i * ldc + j, ldc, alpha, bet);
-                        }
-                    }
-                }
             }
         }
     }

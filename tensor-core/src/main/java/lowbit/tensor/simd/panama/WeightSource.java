@@ -5,6 +5,7 @@ import static lowbit.tensor.simd.ScalarFloatKernels.F32_LE;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
 import lowbit.tensor.DType;
 
 /**
@@ -79,6 +80,35 @@ abstract sealed class WeightSource {
         void gemvRows(float[] x, int xOff, int cols, float[] y, int yOff, int r0, int r1) {
             PanamaGemv.f32(b, (int) off, (int) ld, x, xOff, cols, y, yOff, r0, r1);
         }
+
+        /**
+         * A full transposed panel (nr stored rows, each read along k) is gathered: each gather takes one k index
+         * from L consecutive stored rows (map from {@link PanamaGemm#gatherMap}), where an element-by-element copy
+         * writes with stride nr. Everything else: {@link WeightSource#pack}.
+         */
+        @Override
+        void pack(boolean trans, int j0, int nValid, int p0, int kc, int nr, float[] bp, int dst) {
+            int[] map = trans && nValid == nr ? PanamaGemm.gatherMap(nr, ld) : null;
+            if (map == null) {
+                super.pack(trans, j0, nValid, p0, kc, nr, bp, dst);
+                return;
+            }
+            int s = (int) (off + j0 * ld + p0);
+            int len = map.length, step = len / nr;
+            int p = 0;
+            for (; p + step <= kc; p += step) {
+                for (int u = 0; u < len; u += PanamaGemm.L) {
+                    FloatVector.fromArray(PanamaGemm.F, b, s + p, map, u).intoArray(bp, dst + p * nr + u);
+                }
+            }
+            for (int jj = 0; jj < nr; jj++) {
+                int row = s + (int) (jj * ld);
+                for (int q = p; q < kc; q++) {
+                    bp[dst + q * nr + jj] = b[row + q];
+                }
+            }
+        }
+
 
         @Override
         void packRow(long row, long col0, int count, float[] bp, int dst, int stride) {

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Alternates lowbit's JMH GEMM benchmarks with numpy/OpenBLAS on the same shapes and prints paired ratios.
+
+Compute-bound runs on a shared machine flip between fast and slow states, so each round runs numpy_sgemm.py and then
+the JMH benchmarks (DenseGemmBench, DenseLinearBench) at one thread count, back to back, and the ratio
+lowbit GFLOP/s / OpenBLAS GFLOP/s is taken within the round; the summary gives the median over rounds.
+The load average is printed before every run. Build first: ./lowbit mvn -B -q -pl jmh -am -DskipTests package
+Usage: python3 jmh/dense_vs_openblas.py [--threads 1,2] [--rounds 2] [--regex 'DenseGemmBench|DenseLinearBench']
+                                         [-- extra JMH arguments, e.g. -p n=512]
+"""
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def arg(name, default):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
+def load():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+def numpy_run(threads):
+    out = subprocess.run([sys.executable, os.path.join(here, "numpy_sgemm.py"), str(threads), "--reps", "5"],
+                         capture_output=True, text=True, check=True).stdout
+    res = {}
+    for line in out.splitlines():
+        m = re.match(r"(\S+)\s+threads=\d+\s+best\s+([\d.]+) GFLOP/s\s+median\s+([\d.]+)", line)
+        if m:
+            res[m.group(1)] = float(m.group(3))
+    return res
+
+
+def jmh_run(threads, regex, extra):
+    java = os.path.join(os.environ.get("JAVA_HOME", ""), "bin", "java") if os.environ.get("JAVA_HOME") else "java"
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        path = f.name
+    cmd = [java, "--add-modules=jdk.incubator.vector", "-jar", os.path.join(here, "target", "benchmarks.jar"), regex,
+           "-p", f"threads={threads}", "-f", "1", "-wi", "2", "-w", "1", "-i", "3", "-r", "1", "-rf", "json", "-rff",
+           path] + extra
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    with open(path) as f:
+        results = json.load(f)
+    os.unlink(path)
+    res = {}
+    for r in results:
+        p = r.get("params") or {}
+        ms = r["primaryMetric"]["score"]
+        if "size" in p:
+            s = int(p["size"])
+            res[f"A@B {s}^3"] = 2.0 * s ** 3 / ms / 1e6
+        elif "shape" in p and p.get("dtype", "F32") == "F32":
+            out, inn = map(int, p["shape"].split("x"))
+            n = int(p["n"])
+            res[f"X[{n},{inn}]@W[{out},{inn}].T"] = 2.0 * n * out * inn / ms / 1e6
+    return res
+
+
+def main():
+    threads = [int(t) for t in arg("--threads", "1,2").split(",")]
+    rounds = int(arg("--rounds", "2"))
+    regex = arg("--regex", "DenseGemmBench|DenseLinearBench")
+    extra = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
+    ratios, lowbit, blas = {}, {}, {}
+    for rnd in range(rounds):
+        for t in threads:
+            l0 = load()
+            nb = numpy_run(t)
+            l1 = load()
+            lb = jmh_run(t, regex, extra)
+            print(f"round {rnd + 1}, {t} thread(s), load {l0} (numpy) / {l1} (JMH)")
+            for label in sorted(lb):
+                if label in nb:
+                    key = (label, t)
+                    ratios.setdefault(key, []).append(lb[label] / nb[label])
+                    lowbit.setdefault(key, []).append(lb[label])
+                    blas.setdefault(key, []).append(nb[label])
+                    print(f"  {label:<28} lowbit {lb[label]:7.1f}  OpenBLAS {nb[label]:7.1f} GFLOP/s  ratio {lb[label] / nb[label]:.2f}")
+            sys.stdout.flush()
+    print("\nsummary (medians over rounds)")
+    print(f"{'product':<28} {'thr':>3} {'lowbit GFLOP/s':>15} {'OpenBLAS':>9} {'ratio':>6}  per round")
+    for key in sorted(ratios, key=lambda k: (k[1], k[0])):
+        rs = ratios[key]
+        print(f"{key[0]:<28} {key[1]:>3} {statistics.median(lowbit[key]):>15.1f} {statistics.median(blas[key]):>9.1f} "
+              f"{statistics.median(rs):>6.2f}  {' '.join(f'{r:.2f}' for r in rs)}")
+
+
+if __name__ == "__main__":
+    main()
