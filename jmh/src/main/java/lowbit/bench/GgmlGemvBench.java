@@ -37,6 +37,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
  * ggml integer-path GEMV y = Ŵ·x (one token) at 1 and 2 threads, beside a streaming-read baseline over 256 MiB in
@@ -90,13 +91,27 @@ public class GgmlGemvBench {
     FloatBufferTensor jx;
     FloatBufferTensor jy;
 
-    /** Random weights quantized row by row, a random activation, the 256 MiB stream buffer and Jlama's tensors. */
+    /**
+     * Random weights quantized row by row, a random activation, the 256 MiB stream buffer and Jlama's tensors; then
+     * the measured method is brought to C2 on a 64x512 twin ({@link JitWarmup}).
+     */
     @Setup(Level.Trial)
-    public void setup() {
+    public void setup(BenchmarkParams params) {
         if (VectorizationProvider.get().vectorBitSize() == 0) {
             throw new IllegalStateException("benchmarking the scalar fallback: run with --add-modules jdk.incubator.vector");
         }
         Parallel.setParallelism(threads);
+        init(StreamingRead.BYTES);
+        GgmlGemvBench twin = new GgmlGemvBench();
+        twin.shape = "64x512";
+        twin.type = type;
+        twin.threads = threads;
+        twin.init(1 << 20);
+        JitWarmup.run(twin, params, 3000, 60);
+        twin.tearDown();
+    }
+
+    private void init(long streamBytes) {
         String[] d = shape.split("x");
         rows = Integer.parseInt(d[0]);
         cols = Integer.parseInt(d[1]);
@@ -119,7 +134,7 @@ public class GgmlGemvBench {
             x[j] = (float) r.nextGaussian();
         }
         y = new float[rows];
-        stream = new StreamingRead(arena);
+        stream = new StreamingRead(arena, streamBytes);
         if (KQuantInterleaved.supports(t)) {
             kpacked = arena.allocate(KQuantInterleaved.byteSize(t, rows, cols), 64);
             KQuantInterleaved.pack(t, w, 0, rows, cols, kpacked, 0);

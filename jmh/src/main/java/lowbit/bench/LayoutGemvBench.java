@@ -29,6 +29,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
  * Fused GEMV y = Ŵ·x of the group-wise affine and NF4 layouts for LLM shapes (rows × cols = out × in) at 1 and 2
@@ -129,12 +130,25 @@ public class LayoutGemvBench {
                 : 4 * blocks);
     }
 
+    /** The layout, x, the stream; then the measured method brought to C2 on a 64x512 twin ({@link JitWarmup}). */
     @Setup(Level.Trial)
-    public void setup() {
+    public void setup(BenchmarkParams params) {
         if (VectorizationProvider.get().vectorBitSize() == 0) {
             throw new IllegalStateException("benchmarking the scalar fallback: run with --add-modules jdk.incubator.vector");
         }
         Parallel.setParallelism(threads);
+        init(StreamingRead.BYTES);
+        System.out.println("\n" + m + ": " + bytesRead(m) + " bytes read per GEMV");
+        LayoutGemvBench twin = new LayoutGemvBench();
+        twin.shape = "64x512";
+        twin.layout = layout;
+        twin.threads = threads;
+        twin.init(1 << 20);
+        JitWarmup.run(twin, params, 3000, 60);
+        twin.tearDown();
+    }
+
+    private void init(long streamBytes) {
         String[] s = shape.split("x");
         rows = Integer.parseInt(s[0]);
         cols = Integer.parseInt(s[1]);
@@ -159,8 +173,7 @@ public class LayoutGemvBench {
             x[j] = (float) r.nextGaussian();
         }
         y = new float[rows];
-        stream = new StreamingRead(arena);
-        System.out.println("\n" + m + ": " + bytesRead(m) + " bytes read per GEMV");
+        stream = new StreamingRead(arena, streamBytes);
     }
 
     @TearDown(Level.Trial)

@@ -18,12 +18,18 @@ final class StreamingRead {
     private static final FloatKernels FLOATS = VectorizationProvider.get().floats();
 
     private final MemorySegment buffer;
-    private final double[] partial = new double[(int) (BYTES >> 20)];
+    private final double[] partial;
 
     /** Allocates and fills the buffer in {@code arena} (so its pages are touched before timing). */
     StreamingRead(Arena arena) {
-        buffer = arena.allocate(BYTES, 64);
-        for (long i = 0; i < BYTES / 4; i++) {
+        this(arena, BYTES);
+    }
+
+    /** A stream of {@code bytes} (a multiple of 1 MiB; small ones for {@link JitWarmup} twins). */
+    StreamingRead(Arena arena, long bytes) {
+        buffer = arena.allocate(bytes, 64);
+        partial = new double[(int) (bytes >> 20)];
+        for (long i = 0; i < bytes / 4; i++) {
             buffer.setAtIndex(ValueLayout.JAVA_FLOAT, i, (i & 1023) * 1e-3f);
         }
     }
