@@ -155,7 +155,14 @@ final class InspectCommand extends BaseCommand {
             table(new String[] {"tensor", "dtype", "shape", "size", "layout"}, rows);
             if (!noMetadata && !f.metadata().isEmpty()) {
                 out().printf("%nmetadata (%d keys):%n", f.metadata().size());
+                if (!quantized.isEmpty()) {
+                    out().printf("  (%d %s* entries: the layouts listed above)%n", quantized.size(),
+                            LowbitCheckpoint.METADATA_PREFIX);
+                }
                 for (Map.Entry<String, String> e : f.metadata().entrySet()) {
+                    if (e.getKey().startsWith(LowbitCheckpoint.METADATA_PREFIX)) {
+                        continue;
+                    }
                     String v = e.getValue();
                     out().printf("  %s = %s%n", e.getKey(), v.length() > 200 ? v.substring(0, 200) + "..." : v);
                 }

@@ -32,6 +32,8 @@ public final class Main implements Runnable {
     static final int EXIT_OK = 0;
     static final int EXIT_FAILURE = 1;
     static final int EXIT_USAGE = 2;
+    /** Held so that the level set on it stays (java.util.logging keeps loggers weakly). */
+    private static final java.util.logging.Logger QUIET = java.util.logging.Logger.getLogger("lowbit.tensor.simd");
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -51,6 +53,10 @@ public final class Main implements Runnable {
             System.setProperty("java.awt.headless", "true"); // the eval chart is drawn without a display
         }
         boolean verbose = Arrays.asList(args).contains("--verbose");
+        if (!verbose) {
+            // the kernel provider's one-line INFO log: the reports say which kernels ran; --verbose shows it
+            QUIET.setLevel(java.util.logging.Level.WARNING);
+        }
         PrintWriter o = new PrintWriter(new java.io.OutputStreamWriter(out, StandardCharsets.UTF_8), true);
         PrintWriter e = new PrintWriter(new java.io.OutputStreamWriter(err, StandardCharsets.UTF_8), true);
         CommandLine cl = new CommandLine(new Main());

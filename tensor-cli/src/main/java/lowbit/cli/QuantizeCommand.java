@@ -169,8 +169,8 @@ final class QuantizeCommand extends BaseCommand {
         for (Item it : items) {
             q += it.quantize() ? 1 : 0;
         }
-        out().printf(Locale.ROOT, "wrote %s: %d tensors (%d quantized), %s, in %.1f s%n", out, items.size(), q,
-                bytes(out.toFile().length()), (System.nanoTime() - t0) / 1e9);
+        out().printf(Locale.ROOT, "wrote %s: %d weights quantized, %d tensors copied, %s, in %.1f s%n", out, q,
+                items.size() - q, bytes(out.toFile().length()), (System.nanoTime() - t0) / 1e9);
         return Main.EXIT_OK;
     }
 
