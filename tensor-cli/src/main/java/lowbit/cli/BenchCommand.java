@@ -54,8 +54,9 @@ final class BenchCommand extends BaseCommand {
     @Option(names = "--threads", paramLabel = "N", description = "Threads (default: all cores).")
     Integer threads;
 
-    /** Bytes of the streaming-read baseline. */
-    static final long STREAM_BYTES = 256L << 20;
+    @Option(names = "--stream-mib", paramLabel = "MIB", defaultValue = "256",
+            description = "Size of the streaming-read baseline, far beyond the caches (default ${DEFAULT-VALUE}).")
+    int streamMib;
 
     /** One measured kernel. */
     record Result(String kernel, String shape, long bytes, double seconds, double ratio, double gflops) {
@@ -66,8 +67,8 @@ final class BenchCommand extends BaseCommand {
         if (rows < 1 || cols < 128 || cols % 128 != 0) {
             throw CliException.usage("--rows must be >= 1 and --cols a positive multiple of 128, got " + rows + " x " + cols);
         }
-        if (gemm < 16 || gemm > 8192 || repeats < 3 || repeats > 1000) {
-            throw CliException.usage("--gemm must be 16..8192 and --repeats 3..1000");
+        if (gemm < 16 || gemm > 8192 || repeats < 3 || repeats > 1000 || streamMib < 1 || streamMib > 16384) {
+            throw CliException.usage("--gemm must be 16..8192, --repeats 3..1000 and --stream-mib 1..16384");
         }
         if (threads != null) {
             if (threads < 1 || threads > Parallel.MAX_PARALLELISM) {
@@ -78,18 +79,23 @@ final class BenchCommand extends BaseCommand {
         long t0 = System.nanoTime();
         out().printf("lowbit bench: %s%n", EvalCommand.machine());
         out().println("In-process timing (warm-up, median of " + repeats + " runs; each GEMV run paired with a "
-                + "streaming read of 256 MiB measured just before it). JMH (module jmh, ./lowbit bench in the "
+                + "streaming read of " + streamMib + " MiB measured just before it). JMH (module jmh, ./lowbit bench in the "
                 + "repository) is the reference; these are a quick look.");
         List<Result> results = new ArrayList<>();
         Progress p = Progress.of(this, "bench", 8);
         try (Arena arena = Arena.ofShared()) {
-            MemorySegment stream = arena.allocate(STREAM_BYTES, 64);
-            for (long i = 0; i < STREAM_BYTES / 4; i++) {
-                stream.setAtIndex(ValueLayout.JAVA_FLOAT, i, (i & 1023) * 1e-3f);
+            long streamBytes = (long) streamMib << 20;
+            MemorySegment stream = arena.allocate(streamBytes, 64);
+            float[] chunk = new float[(1 << 20) / 4];
+            for (int i = 0; i < chunk.length; i++) {
+                chunk[i] = (i & 1023) * 1e-3f;
+            }
+            for (long off = 0; off < streamBytes; off += 1 << 20) {
+                MemorySegment.copy(chunk, 0, stream, ValueLayout.JAVA_FLOAT, off, chunk.length);
             }
             Runnable read = () -> streamRead(stream);
             double streamSecs = median(time(read, repeats));
-            results.add(new Result("streaming read (baseline)", "256 MiB", STREAM_BYTES, streamSecs, 1, 0));
+            results.add(new Result("streaming read (baseline)", streamMib + " MiB", streamBytes, streamSecs, 1, 0));
             p.step("stream");
 
             SplittableRandom rnd = new SplittableRandom(42);
@@ -130,18 +136,19 @@ final class BenchCommand extends BaseCommand {
             double gs = median(time(() -> Gemm.gemm(false, true, n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n), repeats));
             results.add(new Result("F32 GEMM C = A*B^T", n + "^3", 0, gs, 0, flops / gs / 1e9));
             p.step("F32 GEMM");
-            int k = Math.min(cols, 4096);
+            int k = Math.max(128, n / 128 * 128);
+            int wr = 4 * k;
             GroupwiseAffine w4 = randomAffine(AffineSpec.groupsAlongIn(4, 128, false).withScaleType(DType.F16), rnd,
-                    4096, k);
+                    wr, k);
             int m = 256;
             float[] xs = new float[m * k];
             for (int i = 0; i < xs.length; i++) {
                 xs[i] = (float) rnd.nextGaussian();
             }
-            float[] ys = new float[m * 4096];
+            float[] ys = new float[m * wr];
             double qs = median(time(() -> w4.gemm(xs, m, null, ys), Math.max(3, repeats / 3)));
-            results.add(new Result("int4 g128 GEMM Y = X*W^T", m + "x" + k + " * (4096x" + k + ")^T", 0, qs, 0,
-                    2.0 * m * k * 4096 / qs / 1e9));
+            results.add(new Result("int4 g128 GEMM Y = X*W^T", m + "x" + k + " * (" + wr + "x" + k + ")^T", 0, qs, 0,
+                    2.0 * m * k * wr / qs / 1e9));
             p.step("int4 GEMM");
         }
         out().println();
@@ -159,7 +166,7 @@ final class BenchCommand extends BaseCommand {
         return Main.EXIT_OK;
     }
 
-    /** Times {@code kernel} paired with the bandwidth read; ratio = (bytes/t_kernel) / (STREAM_BYTES/t_read). */
+    /** Times {@code kernel} paired with the bandwidth read; ratio = (bytes/t_kernel) / (stream bytes/t_read). */
     private Result gemv(String name, String shape, long bytes, Runnable kernel, Runnable read) {
         warmUp(kernel);
         double[] ks = new double[repeats];
@@ -171,7 +178,7 @@ final class BenchCommand extends BaseCommand {
             kernel.run();
             long c = System.nanoTime();
             ks[i] = (c - b) / 1e9;
-            ratios[i] = (bytes / ks[i]) / (STREAM_BYTES / ((b - a) / 1e9));
+            ratios[i] = (bytes / ks[i]) / (((long) streamMib << 20) / ((b - a) / 1e9));
         }
         return new Result(name, shape, bytes, median(ks), median(ratios), 0);
     }
@@ -205,7 +212,7 @@ final class BenchCommand extends BaseCommand {
     private static volatile double sink;
 
     private static void streamRead(MemorySegment buf) {
-        int chunks = (int) (STREAM_BYTES >> 20);
+        int chunks = (int) (buf.byteSize() >> 20);
         double[] part = new double[chunks];
         long per = (1 << 20) / 4;
         Parallel.forRange(0, chunks, 4, (from, to) -> {
