@@ -15,6 +15,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import lowbit.tensor.ggml.GgmlOps;
 import lowbit.tensor.ggml.GgmlType;
+import lowbit.tensor.ggml.KQuantInterleaved;
 import lowbit.tensor.ggml.Interleaved;
 import lowbit.tensor.layout.GgmlMatrix;
 import lowbit.tensor.parallel.Parallel;
@@ -77,6 +78,7 @@ public class GgmlGemvBench {
     int cols;
     Arena arena;
     MemorySegment w;
+    MemorySegment kpacked;
     GgmlMatrix interleaved;
     StreamingRead stream;
     float[] x;
@@ -118,6 +120,10 @@ public class GgmlGemvBench {
         }
         y = new float[rows];
         stream = new StreamingRead(arena);
+        if (KQuantInterleaved.supports(t)) {
+            kpacked = arena.allocate(KQuantInterleaved.byteSize(t, rows, cols), 64);
+            KQuantInterleaved.pack(t, w, 0, rows, cols, kpacked, 0);
+        }
         if (t == GgmlType.Q4_0) {
             jlama = new PanamaTensorOperations(MachineSpec.VECTOR_TYPE);
             jw = new Q4ByteBufferTensor(new FloatBufferTensor(FloatBuffer.wrap(wf), TensorShape.of(rows, cols), false));
@@ -140,6 +146,16 @@ public class GgmlGemvBench {
     @Benchmark
     public float gemv_standard() {
         GgmlOps.gemv(t, w, 0, rows, cols, x, 0, y, 0);
+        return y[rows - 1];
+    }
+
+    /** Q4_K in {@link KQuantInterleaved}'s 16-row tiles (the same bytes permuted); other types have no such form. */
+    @Benchmark
+    public float gemv_kinterleaved() {
+        if (kpacked == null) {
+            throw new UnsupportedOperationException("no interleaved k-quant layout for " + type);
+        }
+        KQuantInterleaved.gemv(t, kpacked, 0, rows, cols, x, 0, y, 0);
         return y[rows - 1];
     }
 

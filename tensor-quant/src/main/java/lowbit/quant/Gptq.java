@@ -8,7 +8,6 @@ import lowbit.tensor.layout.AffineSpec;
 import lowbit.tensor.layout.AffineSpec.Granularity;
 import lowbit.tensor.layout.GroupwiseAffine;
 import lowbit.tensor.layout.Outliers;
-import lowbit.tensor.linalg.Cholesky;
 import lowbit.tensor.linalg.Gemm;
 import lowbit.tensor.parallel.Parallel;
 import lowbit.tensor.simd.FloatOps;
@@ -29,7 +28,7 @@ import lowbit.tensor.simd.FloatOps;
  *       retries are in the report ({@code damp}, {@code damp retries}). Weights never become NaN.</li>
  *   <li>U = the upper Cholesky factor of H⁻¹ (H⁻¹ = UᵀU), in double. lowbit computes it without forming H⁻¹:
  *       with J the reversal permutation, JHJ = L̃L̃ᵀ gives H = VVᵀ with V = JL̃J upper, so U = V⁻¹ = J·L̃⁻¹·J
- *       (one Cholesky factorization and one triangular inverse, {@link Cholesky}, n³/3 multiply-adds, instead of
+ *       (one Cholesky factorization and one triangular inverse, {@link lowbit.tensor.linalg.Cholesky} via {@link InverseHessian}, n³/3 multiply-adds, instead of
  *       the reference's factor–invert–factor).</li>
  *   <li>For blocks of B = {@code blockSize} (128) columns, for each column i of the block and each row:
  *       if i starts a group, the group's (s, z) is fitted by the range rule to the row's current — already updated
@@ -62,7 +61,7 @@ import lowbit.tensor.simd.FloatOps;
  */
 public final class Gptq implements Quantizer {
     /** How many times λ is multiplied by 10 when H + λI is not positive definite. */
-    public static final int MAX_DAMP_RETRIES = 12;
+    public static final int MAX_DAMP_RETRIES = InverseHessian.MAX_RETRIES;
 
     /** How a group's (s, z) is chosen from its weights when the group starts. */
     public enum Range {
@@ -518,47 +517,18 @@ public final class Gptq implements Quantizer {
         }
 
         /**
-         * U (upper, H⁻¹ = UᵀU) of the permuted, damped H, as floats (row-major n×n; lower part zero). Retries with
-         * 10× the damping while Cholesky fails.
+         * U (upper, H⁻¹ = UᵀU) of the permuted, damped H, as floats (row-major n×n; lower part zero), from
+         * {@link InverseHessian} (shared with SparseGPT), which retries with 10× the damping while Cholesky fails.
          */
         float[] upperFactorOfInverse(double[] diag, boolean[] isDead) {
-            int n = cols;
-            double mean = 0;
-            for (double d : diag) {
-                mean += d;
+            try {
+                InverseHessian.Factor f = InverseHessian.upper(hessian, cols, options.damp(), perm);
+                lambda = f.lambda();
+                retries = f.retries();
+                return f.u();
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("gptq: " + e.getMessage(), e);
             }
-            mean /= n;
-            lambda = options.damp() * mean;
-            double[] a = new double[n * n];
-            for (retries = 0;; retries++) {
-                // a = J·P·(H + λI)·Pᵀ·J: a[i, j] = H[perm[n-1-i], perm[n-1-j]]
-                for (int i = 0; i < n; i++) {
-                    int pi = perm[n - 1 - i];
-                    for (int j = 0; j <= i; j++) {
-                        int pj = perm[n - 1 - j];
-                        a[i * n + j] = pi == pj ? diag[pi] + lambda
-                                : (isDead[pi] || isDead[pj] ? 0 : hessian[pi * n + pj]);
-                    }
-                }
-                int fail = Cholesky.factorLower(a, n);
-                if (fail < 0) {
-                    break;
-                }
-                if (retries == MAX_DAMP_RETRIES) {
-                    throw new IllegalArgumentException("gptq: H + λI is not positive definite even with λ = " + lambda
-                            + " (" + MAX_DAMP_RETRIES + " increases of 10x from " + options.damp()
-                            + " x mean diag H = " + mean + "); pivot " + (n - 1 - fail) + " fails. Is H a Gram matrix?");
-                }
-                lambda = lambda > 0 ? lambda * 10 : 1e-4 * mean;
-            }
-            Cholesky.invertLower(a, n);
-            float[] u = new float[n * n];
-            for (int i = 0; i < n; i++) {
-                for (int j = i; j < n; j++) {
-                    u[i * n + j] = (float) a[(n - 1 - i) * n + (n - 1 - j)];
-                }
-            }
-            return u;
         }
 
         /** Per tensor / per row / static groups: (s, z) from W (after dead zeroing) in natural order. */

@@ -30,10 +30,14 @@ class RtnTest {
 
     /** The reference from the definition: per block, range by a plain loop in double, then GroupwiseAffine.encode. */
     private static GroupwiseAffine reference(float[] w, AffineSpec spec, boolean zeroInRange, boolean gptqSym) {
-        int sr = spec.scaleRows(ROWS);
-        int sc = spec.scaleCols(COLS);
-        int rb = ROWS / sr;
-        int cb = COLS / sc;
+        return reference(w, ROWS, COLS, spec, gptqSym);
+    }
+
+    private static GroupwiseAffine reference(float[] w, int rows, int cols, AffineSpec spec, boolean gptqSym) {
+        int sr = spec.scaleRows(rows);
+        int sc = spec.scaleCols(cols);
+        int rb = rows / sr;
+        int cb = cols / sc;
         int maxq = spec.maxCode();
         float[] scales = new float[sr * sc];
         int[] zeros = spec.symmetric() ? null : new int[sr * sc];
@@ -44,7 +48,7 @@ class RtnTest {
                 float amax = 0;
                 for (int r = gr * rb; r < (gr + 1) * rb; r++) {
                     for (int c = gc * cb; c < (gc + 1) * cb; c++) {
-                        float v = w[r * COLS + c];
+                        float v = w[r * cols + c];
                         lo = Math.min(lo, v);
                         hi = Math.max(hi, v);
                         amax = Math.max(amax, Math.abs(v));
@@ -64,7 +68,55 @@ class RtnTest {
                 }
             }
         }
-        return GroupwiseAffine.encode(w, ROWS, COLS, spec, scales, zeros);
+        return GroupwiseAffine.encode(w, rows, cols, spec, scales, zeros);
+    }
+
+    /**
+     * The fused row path (per tensor, per row, groups along in) against the definition on random shapes whose rows
+     * and groups are not multiples of any vector length, for code widths 2, 3, 4, 7, 8, both symmetries and F16 scales:
+     * codes, scales and zero points bit for bit, the report's errors within the float-sum bound.
+     */
+    @Test
+    void fastPathMatchesTheDefinitionOnRandomShapes() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(0xfa57L);
+        int[][] shapes = {{1, 1}, {3, 7}, {5, 16}, {2, 17}, {7, 64}, {4, 130}, {9, 256}, {3, 384}, {2, 1000}};
+        for (int[] shape : shapes) {
+            int rows = shape[0];
+            int cols = shape[1];
+            float[] w = QuantTesting.weights(rows, cols, rnd.nextLong(), 0.03f, 1 + rows * cols / 100, 25);
+            for (int bits : new int[] {2, 3, 4, 7, 8}) {
+                java.util.List<AffineSpec> specs = new java.util.ArrayList<>();
+                for (boolean sym : new boolean[] {false, true}) {
+                    specs.add(AffineSpec.perTensor(bits, sym));
+                    specs.add(AffineSpec.perOutputChannel(bits, sym));
+                    for (int g : new int[] {1, 5, 8, 13, 16, 17, 32, 65, 125, 128}) {
+                        if (cols % g == 0) {
+                            specs.add(AffineSpec.groupsAlongIn(bits, g, sym));
+                        }
+                    }
+                }
+                for (AffineSpec spec : specs) {
+                    AffineSpec s = rnd.nextBoolean() ? spec : spec.withScaleType(DType.F16);
+                    String what = "[" + rows + ", " + cols + "] " + s.describe() + " seed 0xfa57";
+                    QuantResult r = Rtn.defaults().quantize(w, rows, cols, s);
+                    GroupwiseAffine ref = reference(w, rows, cols, s, false);
+                    assertThat(r.affine().codes()).as(what).containsExactly(ref.codes());
+                    assertThat(r.affine().scales()).as(what).containsExactly(ref.scales());
+                    assertThat(r.affine().zeros()).as(what).isEqualTo(ref.zeros());
+                    float[] d = ref.dequantize();
+                    double e = QuantTesting.squaredError(w, d);
+                    // float sums of at most cols terms per group / row: within 2·γ_n·Σe², γ_n ≈ n·2^-24
+                    double tol = 2 * cols * 0x1p-24 * e + 1e-15;
+                    assertThat(r.report().squaredError()).as(what).isCloseTo(e, org.assertj.core.data.Offset.offset(tol));
+                    for (int row = 0; row < rows; row++) {
+                        double er = QuantTesting.squaredError(java.util.Arrays.copyOfRange(w, row * cols, (row + 1) * cols),
+                                java.util.Arrays.copyOfRange(d, row * cols, (row + 1) * cols));
+                        assertThat(r.report().rowSquaredError()[row]).as(what + " row " + row)
+                                .isCloseTo(er, org.assertj.core.data.Offset.offset(2 * cols * 0x1p-24 * er + 1e-15));
+                    }
+                }
+            }
+        }
     }
 
     @ParameterizedTest

@@ -6,14 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import lowbit.nn.Linear;
-import lowbit.nn.LinearWeight;
-import lowbit.quant.AdaDim;
-import lowbit.quant.ClipSearch;
-import lowbit.quant.DualScale;
 import lowbit.quant.EasyQuant;
-import lowbit.quant.FineQuant;
-import lowbit.quant.HadamardQuantizer;
-import lowbit.quant.Hqq;
 import lowbit.quant.QuantResult;
 import lowbit.quant.Quantizer;
 import lowbit.quant.Rtn;
@@ -22,9 +15,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The data-free quantizers on the 36 Linear weights of all-MiniLM-L6-v2 (loaded once): weight MSE against RTN at the
- * same bits and group, EasyQuant on the FFN down-projections, and the embedding-cosine table (asymmetric u4/u3/u2,
- * groups along in; all 36 layers quantized; mean cosine to the fp32 embeddings over the English test sentences).
+ * The data-free quantizers on the 36 Linear weights of all-MiniLM-L6-v2 (loaded once per test JVM): weight MSE
+ * against RTN at the same bits and group for every spec of the {@link QuantizerTable} (w4 g128, w4 g32, w3 g128,
+ * w2 g32), EasyQuant on the FFN down-projections, and (opt-in) the embedding-cosine table.
  */
 class QuantizerQualityTest {
     private static MiniLm model;
@@ -33,7 +26,7 @@ class QuantizerQualityTest {
 
     @BeforeAll
     static void load() {
-        model = MiniLm.load();
+        model = SharedModel.get();
         weights = new LinkedHashMap<>();
         shapes = new LinkedHashMap<>();
         for (Map.Entry<String, Linear> e : model.encoder().linears().entrySet()) {
@@ -43,33 +36,40 @@ class QuantizerQualityTest {
         }
     }
 
+    /**
+     * Every data-free method of the table except the rotation combinations with clip/HQQ/EasyQuant (the table's
+     * business: they cost the most and their inner methods are each checked here).
+     */
     static Map<String, Quantizer> methods() {
-        Map<String, Quantizer> m = new LinkedHashMap<>();
-        m.put("rtn", Rtn.asymmetric());
-        m.put("clip", ClipSearch.defaults());
-        m.put("easyquant", EasyQuant.defaults());
-        m.put("hqq", Hqq.defaults());
-        m.put("adadim", AdaDim.defaults());
-        m.put("finequant", FineQuant.defaults());
-        m.put("d2quant", DualScale.defaults());
-        m.put("hadamard", HadamardQuantizer.of(Rtn.asymmetric(), 1));
+        Map<String, Quantizer> m = new LinkedHashMap<>(QuantizerTable.methods());
+        m.keySet().removeIf(k -> k.startsWith("hadamard+") && !k.equals("hadamard+rtn"));
         return m;
+    }
+
+    /**
+     * The documented exception: a rotation spreads a group's outliers over its block, which helps groups that hold
+     * outliers and can cost a little on groups that had none; at w4 g32 (small groups: few hold outliers) hadamard+rtn
+     * is up to 1 % above RTN on three attention matrices (measured: layer.1 query, layer.2 and layer.4 attention
+     * output), so there it is allowed 2 % over RTN. Everywhere else every method must be ≤ RTN.
+     */
+    private static double allowance(String method, AffineSpec spec) {
+        return method.equals("hadamard+rtn") && spec.bits() == 4 && spec.groupSize() == 32 ? 1.02 : 1 + 1e-6;
     }
 
     @Test
     void everyMethodBeatsOrMatchesRtnOnEveryMatrix() {
-        for (AffineSpec spec : List.of(AffineSpec.groupsAlongIn(4, 128, false), AffineSpec.groupsAlongIn(2, 32, false))) {
+        for (AffineSpec spec : QuantizerTable.specs()) {
             StringBuilder worse = new StringBuilder();
             for (String name : weights.keySet()) {
                 int[] s = shapes.get(name);
                 float[] w = weights.get(name);
                 double rtn = Rtn.asymmetric().quantize(w, s[0], s[1], spec).mse();
                 for (Map.Entry<String, Quantizer> m : methods().entrySet()) {
-                    if (m.getKey().equals("rtn") || m.getKey().equals("hadamard")) {
+                    if (m.getKey().equals("rtn")) {
                         continue;
                     }
                     double e = m.getValue().quantize(w, s[0], s[1], spec).mse();
-                    if (e > rtn * (1 + 1e-6)) {
+                    if (e > rtn * allowance(m.getKey(), spec)) {
                         worse.append(String.format("%s %s %s: %.4g > rtn %.4g%n", spec.describe(), name, m.getKey(), e,
                                 rtn));
                     }
@@ -98,44 +98,33 @@ class QuantizerQualityTest {
         assertThat(n).isEqualTo(6);
     }
 
-    /** The full table (32 quantized models): run once with {@code -Dlowbit.quality.table=true}. */
+    /**
+     * The full table ({@link QuantizerTable}: every method × {w4 g128, w4 g32, w3 g128, w2 g32}, all 36 layers
+     * quantized, mean cosine over the 132 evaluation sentences; a few minutes): run with
+     * {@code -Dlowbit.quality.table=true}. It checks the issue's targets for the best data-free method (AdaDim over
+     * EasyQuant): w4 g128 ≥ 0.975 and w3 g128 ≥ 0.90, and that no method is below RTN at w4 g128 by more than the
+     * cosine noise of a few 1e-3.
+     */
     @Test
     @org.junit.jupiter.api.condition.EnabledIfSystemProperty(named = "lowbit.quality.table", matches = "true")
     void embeddingCosineTable() {
-        List<String> texts = TestSentences.ENGLISH;
-        float[][] ref = model.embed(texts);
-        AffineSpec[] specs = {AffineSpec.groupsAlongIn(4, 128, false), AffineSpec.groupsAlongIn(4, 32, false),
-                AffineSpec.groupsAlongIn(3, 128, false), AffineSpec.groupsAlongIn(2, 32, false)};
-        StringBuilder table = new StringBuilder("| method | w4 g128 | w4 g32 | w3 g128 | w2 g32 |\n| --- | --- | --- | --- | --- |\n");
-        Map<String, double[]> scores = new LinkedHashMap<>();
-        for (Map.Entry<String, Quantizer> m : methods().entrySet()) {
-            double[] row = new double[specs.length];
-            for (int k = 0; k < specs.length; k++) {
-                Map<String, LinearWeight> repl = new LinkedHashMap<>();
-                for (String name : weights.keySet()) {
-                    int[] s = shapes.get(name);
-                    QuantResult r = m.getValue().quantize(weights.get(name), s[0], s[1], specs[k]);
-                    // the transformed methods run as their effective weight Ŵ'·R·diag(m), numerically what applying
-                    // the InputTransform to x gives; the others run the quantized layout itself
-                    repl.put(name, r.transform().changesInput() ? LinearWeight.of(r.effectiveWeight(), s[0], s[1])
-                            : LinearWeight.of(r.matrix()));
-                }
-                float[][] got = model.withWeights(repl).embed(texts);
-                double sum = 0;
-                for (int i = 0; i < texts.size(); i++) {
-                    sum += MiniLm.cosine(ref[i], got[i]);
-                }
-                row[k] = sum / texts.size();
+        EmbeddingEvaluation eval = new EmbeddingEvaluation(model, Corpus.evaluation());
+        List<QuantizerTable.Cell> cells = QuantizerTable.run(eval, QuantizerTable.methods(), QuantizerTable.specs(),
+                true);
+        System.out.println(QuantizerTable.markdown(cells, QuantizerTable.specs()));
+        Map<String, Double> w4g128 = new LinkedHashMap<>();
+        Map<String, Double> w3g128 = new LinkedHashMap<>();
+        for (QuantizerTable.Cell c : cells) {
+            if (c.spec().equals(QuantizerTable.specs().get(0))) {
+                w4g128.put(c.method(), c.score().mean());
+            } else if (c.spec().equals(QuantizerTable.specs().get(2))) {
+                w3g128.put(c.method(), c.score().mean());
             }
-            scores.put(m.getKey(), row);
-            table.append(String.format("| %s | %.4f | %.4f | %.4f | %.4f |%n", m.getKey(), row[0], row[1], row[2],
-                    row[3]));
         }
-        System.out.println(table);
-        double[] rtn = scores.get("rtn");
-        assertThat(rtn[0]).isBetween(0.5, 1.0);
-        for (Map.Entry<String, double[]> e : scores.entrySet()) {
-            assertThat(e.getValue()[0]).as(e.getKey()).isGreaterThan(0.5);
+        assertThat(w4g128.get("adadim+easyquant")).isGreaterThanOrEqualTo(0.975);
+        assertThat(w3g128.get("adadim+easyquant")).isGreaterThanOrEqualTo(0.90);
+        for (Map.Entry<String, Double> e : w4g128.entrySet()) {
+            assertThat(e.getValue()).as(e.getKey()).isGreaterThan(w4g128.get("rtn") - 0.005);
         }
     }
 }

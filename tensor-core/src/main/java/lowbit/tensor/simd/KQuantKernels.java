@@ -50,6 +50,17 @@ public interface KQuantKernels {
         }
     }
 
+    /**
+     * GEMV over Q4_K rows in {@code lowbit.tensor.ggml.KQuantInterleaved}'s 16-row tiles: {@code tiles} tiles of
+     * {@code nBlocks} tile blocks (2304 bytes each) from {@code w[wOff]} times the Q8_K row at {@code a[aOff]}; writes
+     * {@code y[yOff + i]} for i &lt; {@code rowCount} (&le; 16·tiles; padding rows of the last tile are not written).
+     * Per row and block the exact integer sums S = &Sigma;_j sc_j·&Sigma; q·a and M = &Sigma;_j m_j·bsum-pair_j, then
+     * acc = fma((float) S, d·d_a, acc) and macc = fma((float) M, dmin·d_a, macc) in block order, y = acc &minus; macc:
+     * every implementation gives the same bits.
+     */
+    void gemvQ4_Kx16(MemorySegment w, long wOff, int tiles, MemorySegment a, long aOff, int nBlocks, float[] y,
+            int yOff, int rowCount);
+
     /** As {@link #dotRowsQ4_KQ8_K} for Q6_K weights. */
     default void dotRowsQ6_KQ8_K(MemorySegment w, long wOff, long rowStride, int rows, MemorySegment a, long aOff,
             int nBlocks, float[] y, int yOff) {

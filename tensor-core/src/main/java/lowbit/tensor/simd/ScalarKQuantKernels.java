@@ -286,4 +286,41 @@ public final class ScalarKQuantKernels implements KQuantKernels {
         }
         return sumf;
     }
+
+    // ---------------------------------------------------------------- interleaved Q4_K
+
+    @Override
+    public void gemvQ4_Kx16(MemorySegment w, long wOff, int tiles, MemorySegment a, long aOff, int nBlocks, float[] y,
+            int yOff, int rowCount) {
+        int[] s = new int[12];
+        for (int t = 0; t < tiles; t++) {
+            for (int r = 0; r < 16 && 16 * t + r < rowCount; r++) {
+                float acc = 0, macc = 0;
+                for (int b = 0; b < nBlocks; b++) {
+                    long blk = wOff + ((long) t * nBlocks + b) * 2304, ab = aOff + 292L * b;
+                    float da = a.get(F32_LE, ab);
+                    for (int k = 0; k < 12; k++) {
+                        s[k] = u8(w, blk + 64 + 16 * k + r);
+                    }
+                    int isum = 0, msum = 0;
+                    for (int j = 0; j < 8; j++) {
+                        int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+                        int m = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+                        msum += m * (a.get(I16_LE, ab + 260 + 4L * j) + a.get(I16_LE, ab + 262 + 4L * j));
+                        int g = j >> 1, shift = 4 * (j & 1), sub = 0;
+                        for (int c = 0; c < 16; c++) {
+                            for (int e = 0; e < 2; e++) {
+                                int q = (u8(w, blk + 256 + 512 * g + 32 * c + 2 * r + e) >> shift) & 0xF;
+                                sub += q * i8(a, ab + 4 + 32 * j + 2 * c + e);
+                            }
+                        }
+                        isum += sc * sub;
+                    }
+                    acc = Math.fma((float) isum, f16(w, blk + 2 * r) * da, acc);
+                    macc = Math.fma((float) msum, f16(w, blk + 32 + 2 * r) * da, macc);
+                }
+                y[yOff + 16 * t + r] = acc - macc;
+            }
+        }
+    }
 }

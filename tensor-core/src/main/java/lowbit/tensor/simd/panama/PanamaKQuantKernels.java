@@ -1,6 +1,7 @@
 package lowbit.tensor.simd.panama;
 
 import static lowbit.tensor.simd.ScalarGgmlKernels.f16;
+import static lowbit.tensor.simd.ScalarGgmlKernels.F16_LE;
 import static lowbit.tensor.simd.ScalarGgmlKernels.I32_LE;
 import static lowbit.tensor.simd.ScalarKQuantKernels.F32_LE;
 import static lowbit.tensor.simd.ScalarKQuantKernels.I16_LE;
@@ -186,6 +187,134 @@ final class PanamaKQuantKernels implements KQuantKernels {
         }
         return acc.reduceLanes(VectorOperators.ADD) + mins;
     }
+
+    // ---------------------------------------------------------------- interleaved Q4_K (KQuantInterleaved)
+
+    // Per tile block and group of IL = I.length() rows (rg = their byte offset 2·IL·group in each 32-byte chunk): a
+    // chunk zero-extended to 2·IL shorts holds, for each row, two adjacent elements (low nibbles: sub-block 2g, high:
+    // 2g + 1); the activation pair (a_2i, a_2i+1) broadcast as one int multiplies both at once. 16 chunks per sub-block
+    // add up in 16-bit lanes (|sum| <= 16·15·128 = 30720 < 2^15), folded once per sub-block into one int lane per row
+    // by (v >> 16) + ((v << 16) >> 16) (exact in 32 bits), times that row's 6-bit scale. The scales and minimums of
+    // the IL rows come from the 12 interleaved scale bytes (S_k: byte k of each row) by get_scale_min_k4's rule in int
+    // lanes. The float steps are those of the scalar twin lane by lane (fma, then acc − macc): the same bits.
+
+    private static final VectorSpecies<Byte> BSI = I.length() == 16 ? ByteVector.SPECIES_128 : ByteVector.SPECIES_64;
+
+    @Override
+    public void gemvQ4_Kx16(MemorySegment w, long wOff, int tiles, MemorySegment a, long aOff, int nBlocks, float[] y,
+            int yOff, int rowCount) {
+        Q8KRow x = Q8KRow.of(a, aOff, nBlocks);
+        int il = I.length();
+        float[] dv = new float[il], dm = new float[il];
+        short[] hs = new short[32];
+        for (int t = 0; t < tiles; t++) {
+            for (int grp = 0; grp < 16 / il; grp++) {
+                int row0 = 16 * t + il * grp;
+                if (row0 >= rowCount) {
+                    break;
+                }
+                tileQ4K(w, wOff + (long) t * nBlocks * 2304, il * grp, x.pairs, x.d, x.bs2, nBlocks, hs, dv, dm, y,
+                        yOff + row0, Math.min(il, rowCount - row0));
+            }
+        }
+    }
+
+    private static void tileQ4K(MemorySegment w, long tOff, int r0, int[] pairs, float[] ad, int[] bs2, int nBlocks,
+            short[] hs, float[] dv, float[] dm, float[] y, int yOff, int n) {
+        FloatVector acc = FloatVector.zero(F), macc = acc;
+        int rg = 2 * r0;
+        for (int b = 0; b < nBlocks; b++) {
+            long blk = tOff + 2304L * b;
+            int po = 128 * b, o8 = 8 * b;
+            // every scale byte vector is loaded where it is used (cheap L1 loads) instead of living across the block
+            IntVector msum = ((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 128 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63).mul(bs2[o8 + 0])
+                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 144 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63).mul(bs2[o8 + 1]))
+                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 160 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63).mul(bs2[o8 + 2]))
+                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 176 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63).mul(bs2[o8 + 3]))
+                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 192 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 128 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 4]))
+                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 208 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 144 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 5]))
+                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 224 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 160 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 6]))
+                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 240 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 176 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 7]));
+            IntVector isum = IntVector.zero(I);
+            ShortVector p0, p1;
+            IntVector v0, v1;
+            p0 = ShortVector.zero(SW);
+            p1 = p0;
+            for (int c = 0; c < 16; c++) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 256 + 32 * c + rg, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 0 + c]).reinterpretAsShorts()));
+                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
+                        .mul(IntVector.broadcast(I, pairs[po + 16 + c]).reinterpretAsShorts()));
+            }
+            v0 = p0.reinterpretAsInts();
+            v1 = p1.reinterpretAsInts();
+            isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 64 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63)))
+                    .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 80 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63)));
+            p0 = ShortVector.zero(SW);
+            p1 = p0;
+            for (int c = 0; c < 16; c++) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 768 + 32 * c + rg, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 32 + c]).reinterpretAsShorts()));
+                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
+                        .mul(IntVector.broadcast(I, pairs[po + 48 + c]).reinterpretAsShorts()));
+            }
+            v0 = p0.reinterpretAsInts();
+            v1 = p1.reinterpretAsInts();
+            isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 96 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63)))
+                    .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 112 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63)));
+            p0 = ShortVector.zero(SW);
+            p1 = p0;
+            for (int c = 0; c < 16; c++) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 1280 + 32 * c + rg, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 64 + c]).reinterpretAsShorts()));
+                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
+                        .mul(IntVector.broadcast(I, pairs[po + 80 + c]).reinterpretAsShorts()));
+            }
+            v0 = p0.reinterpretAsInts();
+            v1 = p1.reinterpretAsInts();
+            isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 192 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(0xF).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 64 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))))
+                    .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 208 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(0xF).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 80 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))));
+            p0 = ShortVector.zero(SW);
+            p1 = p0;
+            for (int c = 0; c < 16; c++) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 1792 + 32 * c + rg, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 96 + c]).reinterpretAsShorts()));
+                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
+                        .mul(IntVector.broadcast(I, pairs[po + 112 + c]).reinterpretAsShorts()));
+            }
+            v0 = p0.reinterpretAsInts();
+            v1 = p1.reinterpretAsInts();
+            isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 224 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(0xF).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 96 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))))
+                    .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
+                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 240 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(0xF).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 112 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))));
+            MemorySegment.copy(w, F16_LE, blk, hs, 0, 32); // d and dmin of the 16 rows in one copy
+            for (int i = 0; i < dv.length; i++) {
+                dv[i] = Float.float16ToFloat(hs[r0 + i]);
+                dm[i] = Float.float16ToFloat(hs[16 + r0 + i]);
+            }
+            float da = ad[b];
+            acc = ((FloatVector) isum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, dv, 0).mul(da), acc);
+            macc = ((FloatVector) msum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, dm, 0).mul(da), macc);
+        }
+        FloatVector r = acc.sub(macc);
+        if (n == dv.length) {
+            r.intoArray(y, yOff);
+        } else {
+            r.intoArray(y, yOff, F.indexInRange(0, n));
+        }
+    }
+
 
     // ---------------------------------------------------------------- Q5_K
 

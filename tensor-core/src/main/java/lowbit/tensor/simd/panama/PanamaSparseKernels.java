@@ -5,8 +5,12 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.concurrent.ConcurrentHashMap;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 import lowbit.tensor.simd.ScalarSparseKernels;
 import lowbit.tensor.simd.SparseKernels;
@@ -14,19 +18,26 @@ import lowbit.tensor.simd.SparseKernels;
 /**
  * Vector API kernels of the sparse layouts.
  *
- * <p><b>N:M rows</b> run chunk by chunk: a chunk is L consecutive columns (L float lanes), i.e. L/M whole groups
- * holding kc = L·N/M kept values. The chunk's in-group indices become an L-bit lane mask through a lookup table
- * (one entry per e groups' packed indices, e chosen so that an entry spans at most 8 index bits: for 2:4 one byte,
- * two groups), x's chunk is {@code compress}ed by that mask, so its kept inputs land in lanes 0..kc−1 in column
- * order, and one FMA with the chunk's kc values (a whole vector loaded at the chunk's first value; lanes from kc on
- * meet the zeros compress leaves) adds them. No gather, no index array in memory, and pruned inputs are skipped
- * exactly as the scalar twin skips them (an infinite x at a pruned column does not poison the sum). Four rows share
- * each x load. A row's columns past the last whole chunk (whole groups) and patterns the tables do not cover (M not
- * dividing L, N·⌈log₂M⌉ &gt; 12) go to plain loops; a row's bits never depend on the row range.
+ * <p><b>N:M rows</b> run in two passes per block of (up to four) rows. First the rows' in-group indices are turned
+ * into a column bitmask (1 bit per column, in a small scratch array): for 2:4, whose index byte holds two groups,
+ * with a byte-vector table lookup per nibble (16-entry table, {@code selectFrom}) — 64 index bytes per step at 512
+ * bits; for other patterns through a scalar table of e groups' index bits (e·N·⌈log₂M⌉ ≤ 8 bits per entry). Then,
+ * chunk by chunk (a chunk is L consecutive columns, L/M whole groups, kc = L·N/M kept values), the chunk's L mask
+ * bits select x's kept inputs with {@code compress} (they land in lanes 0..kc−1 in column order) and one FMA with the
+ * chunk's values (a whole vector loaded at the chunk's first value: lanes from kc on meet compress's zeros) adds
+ * them. No gather and no index array; pruned inputs are skipped exactly as the scalar twin skips them (an infinite x
+ * at a pruned column does not poison the sum). Four rows share each x load. A row's columns after the last whole
+ * chunk (whole groups) and patterns with M not dividing L or N·⌈log₂M⌉ &gt; 12 use plain loops; a row's bits never
+ * depend on the row range.
  *
- * <p><b>N:M quantized rows</b> (patterns with M = 2N whose groups hold whole decode units): a decoded vector of L
- * kept codes (the affine kernels' byte-shuffle decode, q − z in float) covers two chunks; their compressed x vectors
- * are joined (the second moved up by kc lanes) and multiplied with it; each group's vector sum is scaled once.
+ * <p><b>N:M quantized rows</b> (M = 2N, groups of whole decode units): a decoded vector of L kept codes (the affine
+ * kernels' byte-shuffle decode with the exact 2^23 trick, q − z in float) covers two chunks; the second chunk's compressed x is rotated up by
+ * kc lanes with a constant shuffle and added to the first's (their non-zero lanes are disjoint), so one decode and
+ * one FMA serve 2L columns; each group's vector sum is scaled once. The decode expression is written out here rather
+ * than calling {@code PanamaAffineKernels.decode}: once that helper is hot (compiled on its own for the affine
+ * kernels) C2 declines to inline it ("already compiled into a big method"), and a vector-returning call that is not
+ * inlined boxes every vector — measured 5x slower than the int4 GEMV; the same held for a small helper that joined the
+ * two compressed chunks. Everything vector-valued in these loops is inline.
  *
  * <p><b>Column subset</b>: y stays in L1 while the listed columns of Wᵀ stream through, four columns per pass over
  * y, each y element updated as fma(w, x_j, y) in list order (a scalar {@link Math#fma} for the last rows, so an
@@ -36,11 +47,36 @@ final class PanamaSparseKernels implements SparseKernels {
     private static final ScalarSparseKernels SCALAR = new ScalarSparseKernels();
     private static final VectorSpecies<Float> F = Species.F;
     private static final VectorSpecies<Integer> I = Species.I;
+    private static final VectorSpecies<Byte> B = Species.B;
     private static final int L = F.length();
     private static final boolean FMA = Species.FMA;
-    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** The float bits of 2^23: OR-ed with a code they give 2^23 + q exactly ((2^23 + q) − (2^23 + z) = q − z). */
+    private static final int MAGIC = 0x4B00_0000;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+    /** Reads a little-endian short from a byte array (one load for a 16-lane chunk mask). */
+    private static final java.lang.invoke.VarHandle SHORT_AT =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(short[].class, LE);
     private static final ConcurrentHashMap<Integer, Plan> PLANS = new ConcurrentHashMap<>();
     private static final Plan NONE = new Plan(0, 0, 0, 0, 0, null);
+    /** 2:4 nibble (two 2-bit indices) → the group's 4-bit lane mask, in the first 16 lanes of a byte vector. */
+    private static final ByteVector NIBBLE_MASK;
+    /** The same for a whole index byte (two groups) → 8 mask bits, for the scalar tail of the decode. */
+    private static final int[] BYTE_MASK = new int[256];
+    /** Lane i ← lane (i + L/2) mod L: moves the low half of a vector to the high half (and back). */
+    private static final VectorShuffle<Float> HALF_ROTATE = VectorShuffle.fromOp(F, i -> (i + L / 2) % L);
+
+    static {
+        byte[] t = new byte[B.length()];
+        for (int i = 0; i < t.length; i++) {
+            int nib = i & 15;
+            t[i] = (byte) ((1 << (nib & 3)) | (1 << (nib >>> 2)));
+        }
+        NIBBLE_MASK = ByteVector.fromArray(B, t, 0);
+        for (int w = 0; w < 256; w++) {
+            BYTE_MASK[w] = (t[w & 15] & 0xF) | ((t[w >>> 4] & 0xF) << 4);
+        }
+    }
 
     /**
      * How an N:M pattern is decoded at this width.
@@ -83,6 +119,58 @@ final class PanamaSparseKernels implements SparseKernels {
             table[w] = mask;
         }
         return new Plan(groupsPerChunk * n, groupsPerChunk * groupBits, entryBits, e * m, groupsPerChunk / e, table);
+    }
+
+    private static boolean is24(Plan p, int n, int m) {
+        return n == 2 && m == 4;
+    }
+
+    /** Bytes of column bitmask per row for {@code chunks} whole chunks. */
+    private static int maskBytes(int chunks) {
+        return (chunks * L + 7) >>> 3;
+    }
+
+    /**
+     * Writes the column bitmask of the row's first {@code chunks} chunks (bit c = column c kept) to
+     * {@code mb[mo ..]}, from the row's index stream at byte {@code io}.
+     */
+    private static void decodeMasks(Plan p, boolean twoFour, MemorySegment idx, long io, int chunks, byte[] mb,
+            int mo) {
+        int nbytes = maskBytes(chunks);
+        if (twoFour) {
+            // index byte j holds groups 2j and 2j+1, exactly the 8 columns of mask byte j
+            int i = 0;
+            int vl = B.length();
+            for (; i + vl <= nbytes; i += vl) {
+                ByteVector v = ByteVector.fromMemorySegment(B, idx, io + i, LE);
+                ByteVector lo = v.and((byte) 15).selectFrom(NIBBLE_MASK);
+                ByteVector hi = v.lanewise(VectorOperators.LSHR, 4).and((byte) 15).selectFrom(NIBBLE_MASK);
+                lo.or(hi.lanewise(VectorOperators.LSHL, 4)).intoArray(mb, mo + i);
+            }
+            for (; i < nbytes; i++) {
+                mb[mo + i] = (byte) BYTE_MASK[idx.get(ValueLayout.JAVA_BYTE, io + i) & 0xFF];
+            }
+            return;
+        }
+        Arrays.fill(mb, mo, mo + nbytes, (byte) 0);
+        for (int ch = 0; ch < chunks; ch++) {
+            long m = chunkMask(p, idx, io, ch);
+            int bit = ch * L;
+            for (int k = 0; k < L; k += 8) {
+                mb[mo + ((bit + k) >>> 3)] |= (byte) (m >>> k) << ((bit + k) & 7);
+            }
+        }
+    }
+
+    /** The L mask bits of chunk ch from the bitmask at mb[mo]. */
+    private static long maskAt(byte[] mb, int mo, int ch) {
+        if (L == 16) {
+            return (short) SHORT_AT.get(mb, mo + 2 * ch) & 0xFFFF;
+        } else if (L == 8) {
+            return mb[mo + ch] & 0xFF;
+        } else {
+            return (mb[mo + (ch >>> 1)] >>> ((ch & 1) * 4)) & 0xF;
+        }
     }
 
     /** The lane mask of chunk {@code ch} of the row whose index stream starts at byte {@code off}. */
@@ -128,26 +216,32 @@ final class PanamaSparseKernels implements SparseKernels {
             return;
         }
         int kept = cols / m * n;
+        int chunks = cols / L;
+        int mbRow = maskBytes(chunks);
+        boolean twoFour = is24(p, n, m);
+        byte[] mb = new byte[4 * mbRow];
         float[] tmp = new float[L];
         int r = 0;
         for (; r + 4 <= rows; r += 4) {
-            rows4(p, n, m, idxBits, cols, kept, vals, valOff + r * kept, idx, idxOff + r * idxStride, idxStride, x, xOff,
-                    y, yOff + r, tmp);
+            long io = idxOff + r * idxStride;
+            for (int i = 0; i < 4; i++) {
+                decodeMasks(p, twoFour, idx, io + i * idxStride, chunks, mb, i * mbRow);
+            }
+            rows4(n, m, idxBits, chunks, p.kc, kept, vals, valOff + r * kept, idx, io, idxStride, mb, mbRow, x, xOff, y,
+                    yOff + r, tmp);
         }
         for (; r < rows; r++) {
-            y[yOff + r] = row(p, n, m, idxBits, cols, kept, vals, valOff + r * kept, idx, idxOff + r * idxStride, x, xOff,
-                    tmp);
+            long io = idxOff + r * idxStride;
+            decodeMasks(p, twoFour, idx, io, chunks, mb, 0);
+            y[yOff + r] = row(n, m, idxBits, chunks, p.kc, kept, vals, valOff + r * kept, idx, io, mb, x, xOff, tmp);
         }
     }
 
-    private static float row(Plan p, int n, int m, int b, int cols, int kept, float[] vals, int vo, MemorySegment idx,
-            long io, float[] x, int xOff, float[] tmp) {
-        int chunks = cols / L;
-        int kc = p.kc;
+    private static float row(int n, int m, int b, int chunks, int kc, int kept, float[] vals, int vo,
+            MemorySegment idx, long io, byte[] mb, float[] x, int xOff, float[] tmp) {
         FloatVector acc = FloatVector.zero(F);
         for (int ch = 0; ch < chunks; ch++) {
-            VectorMask<Float> mk = VectorMask.fromLong(F, chunkMask(p, idx, io, ch));
-            FloatVector xv = FloatVector.fromArray(F, x, xOff + ch * L).compress(mk);
+            FloatVector xv = FloatVector.fromArray(F, x, xOff + ch * L).compress(VectorMask.fromLong(F, maskAt(mb, 0, ch)));
             FloatVector v = FloatVector.fromArray(F, vals, vo + ch * kc);
             acc = FMA ? v.fma(xv, acc) : v.mul(xv).add(acc);
         }
@@ -164,35 +258,34 @@ final class PanamaSparseKernels implements SparseKernels {
         return t;
     }
 
-    /** Four rows (values at vo, vo + kept, ...), each computed exactly as {@link #row} computes it. */
-    private static void rows4(Plan p, int n, int m, int b, int cols, int kept, float[] vals, int vo, MemorySegment idx,
-            long io, long stride, float[] x, int xOff, float[] y, int yo, float[] tmp) {
-        int chunks = cols / L;
-        int kc = p.kc;
-        long io1 = io + stride, io2 = io1 + stride, io3 = io2 + stride;
+    /** Four rows (values at vo, vo + kept, ...; masks at mb[i·mbRow]), each computed exactly as {@link #row}. */
+    private static void rows4(int n, int m, int b, int chunks, int kc, int kept, float[] vals, int vo,
+            MemorySegment idx, long io, long stride, byte[] mb, int mbRow, float[] x, int xOff, float[] y, int yo,
+            float[] tmp) {
         int vo1 = vo + kept, vo2 = vo1 + kept, vo3 = vo2 + kept;
+        int m1 = mbRow, m2 = 2 * mbRow, m3 = 3 * mbRow;
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         for (int ch = 0; ch < chunks; ch++) {
             FloatVector xv = FloatVector.fromArray(F, x, xOff + ch * L);
             int k = ch * kc;
-            FloatVector c0 = xv.compress(VectorMask.fromLong(F, chunkMask(p, idx, io, ch)));
+            FloatVector c0 = xv.compress(VectorMask.fromLong(F, maskAt(mb, 0, ch)));
             FloatVector v0 = FloatVector.fromArray(F, vals, vo + k);
             a0 = FMA ? v0.fma(c0, a0) : v0.mul(c0).add(a0);
-            FloatVector c1 = xv.compress(VectorMask.fromLong(F, chunkMask(p, idx, io1, ch)));
+            FloatVector c1 = xv.compress(VectorMask.fromLong(F, maskAt(mb, m1, ch)));
             FloatVector v1 = FloatVector.fromArray(F, vals, vo1 + k);
             a1 = FMA ? v1.fma(c1, a1) : v1.mul(c1).add(a1);
-            FloatVector c2 = xv.compress(VectorMask.fromLong(F, chunkMask(p, idx, io2, ch)));
+            FloatVector c2 = xv.compress(VectorMask.fromLong(F, maskAt(mb, m2, ch)));
             FloatVector v2 = FloatVector.fromArray(F, vals, vo2 + k);
             a2 = FMA ? v2.fma(c2, a2) : v2.mul(c2).add(a2);
-            FloatVector c3 = xv.compress(VectorMask.fromLong(F, chunkMask(p, idx, io3, ch)));
+            FloatVector c3 = xv.compress(VectorMask.fromLong(F, maskAt(mb, m3, ch)));
             FloatVector v3 = FloatVector.fromArray(F, vals, vo3 + k);
             a3 = FMA ? v3.fma(c3, a3) : v3.mul(c3).add(a3);
         }
         int from = chunks * kc;
         y[yo] = PanamaGemv.lanes(a0, tmp) + tail(n, m, b, from, kept, vals, vo, idx, io, x, xOff);
-        y[yo + 1] = PanamaGemv.lanes(a1, tmp) + tail(n, m, b, from, kept, vals, vo1, idx, io1, x, xOff);
-        y[yo + 2] = PanamaGemv.lanes(a2, tmp) + tail(n, m, b, from, kept, vals, vo2, idx, io2, x, xOff);
-        y[yo + 3] = PanamaGemv.lanes(a3, tmp) + tail(n, m, b, from, kept, vals, vo3, idx, io3, x, xOff);
+        y[yo + 1] = PanamaGemv.lanes(a1, tmp) + tail(n, m, b, from, kept, vals, vo1, idx, io + stride, x, xOff);
+        y[yo + 2] = PanamaGemv.lanes(a2, tmp) + tail(n, m, b, from, kept, vals, vo2, idx, io + 2 * stride, x, xOff);
+        y[yo + 3] = PanamaGemv.lanes(a3, tmp) + tail(n, m, b, from, kept, vals, vo3, idx, io + 3 * stride, x, xOff);
     }
 
     // ---- N:M, quantized values ----
@@ -215,16 +308,24 @@ final class PanamaSparseKernels implements SparseKernels {
         long lastLoad = ((long) groups * units - 1) * unitBytes;
         // rows whose last code load would pass the end of the segment go to the scalar twin (always the same rows)
         int safe = PanamaAffineKernels.safeEnd(codes.asSlice(codeOff), codeStride, lastLoad, 0, rows);
+        int chunks = cols / L;
+        int mbRow = maskBytes(chunks);
+        boolean twoFour = is24(p, n, m);
+        byte[] mb = new byte[4 * mbRow];
         float[] tmp = new float[L];
         int r = 0;
         for (; r + 4 <= safe; r += 4) {
-            affineRows4(p, cols, codes, codeOff + r * codeStride, codeStride, bits, group, groups, units, unitBytes,
-                    scales, scaleOff + r * scaleStride, scaleStride, zeros, zero, idx, idxOff + r * idxStride, idxStride,
-                    x, xOff, y, yOff + r, tmp);
+            long io = idxOff + r * idxStride;
+            for (int i = 0; i < 4; i++) {
+                decodeMasks(p, twoFour, idx, io + i * idxStride, chunks, mb, i * mbRow);
+            }
+            affineRows4(codes, codeOff + r * codeStride, codeStride, bits, groups, units, unitBytes, scales,
+                    scaleOff + r * scaleStride, scaleStride, zeros, zero, mb, mbRow, x, xOff, y, yOff + r, tmp);
         }
         for (; r < safe; r++) {
-            y[yOff + r] = affineRow(p, codes, codeOff + r * codeStride, bits, groups, units, unitBytes, scales,
-                    scaleOff + r * scaleStride, zeros, zero, idx, idxOff + r * idxStride, x, xOff, tmp);
+            decodeMasks(p, twoFour, idx, idxOff + r * idxStride, chunks, mb, 0);
+            y[yOff + r] = affineRow(codes, codeOff + r * codeStride, bits, groups, units, unitBytes, scales,
+                    scaleOff + r * scaleStride, zeros, zero, mb, x, xOff, tmp);
         }
         if (safe < rows) {
             SCALAR.gemvNmAffine(n, m, idxBits, cols, codes, codeOff + safe * codeStride, codeStride, bits, group,
@@ -233,32 +334,26 @@ final class PanamaSparseKernels implements SparseKernels {
         }
     }
 
-    /** x's kept inputs for the two chunks that one decoded vector covers, in lanes 0..L−1. */
-    private static FloatVector joined(FloatVector x0, FloatVector x1, Plan p, MemorySegment idx, long io, int ch) {
-        FloatVector lo = x0.compress(VectorMask.fromLong(F, chunkMask(p, idx, io, ch)));
-        FloatVector hi = x1.compress(VectorMask.fromLong(F, chunkMask(p, idx, io, ch + 1)));
-        return lo.add(hi.unslice(p.kc));
-    }
-
-    private static float affineRow(Plan p, MemorySegment codes, long co, int bits, int groups, int units,
-            long unitBytes, float[] scales, int so, byte[] zeros, int zero, MemorySegment idx, long io, float[] x,
-            int xOff, float[] tmp) {
-        int P = PanamaAffineKernels.P;
+    private static float affineRow(MemorySegment codes, long co, int bits, int groups, int units, long unitBytes,
+            float[] scales, int so, byte[] zeros, int zero, byte[] mb, float[] x, int xOff, float[] tmp) {
         int mask = (1 << bits) - 1;
         FloatVector acc = FloatVector.zero(F);
         int ch = 0;
         long off = co;
         for (int g = 0; g < groups; g++) {
-            int z = zeros == null ? zero : zeros[so + g] & 0xFF;
-            FloatVector zv = FloatVector.broadcast(F, 0x1p23f + z); // 2^23 + z, as decode expects
+            FloatVector zv = FloatVector.broadcast(F, 0x1p23f + (zeros == null ? zero : zeros[so + g] & 0xFF));
             FloatVector ga = FloatVector.zero(F);
             for (int u = 0; u < units; u++, off += unitBytes) {
-                for (int q = 0; q < P; q++, ch += 2) {
-                    FloatVector d = PanamaAffineKernels.decode(codes, off, PanamaAffineKernels.SHUFFLE[bits][q],
-                            PanamaAffineKernels.SHIFT[bits][q], mask, zv);
+                for (int q = 0; q < PanamaAffineKernels.P; q++, ch += 2) {
+                    FloatVector d = ByteVector.fromMemorySegment(B, codes, off, LE)
+                            .rearrange(PanamaAffineKernels.SHUFFLE[bits][q]).reinterpretAsInts()
+                            .lanewise(VectorOperators.LSHR, PanamaAffineKernels.SHIFT[bits][q]).and(mask).or(MAGIC)
+                            .reinterpretAsFloats().sub(zv);
                     int c = xOff + ch * L;
-                    FloatVector xs = joined(FloatVector.fromArray(F, x, c), FloatVector.fromArray(F, x, c + L), p, idx,
-                            io, ch);
+                    FloatVector lo = FloatVector.fromArray(F, x, c).compress(VectorMask.fromLong(F, maskAt(mb, 0, ch)));
+                    FloatVector hi = FloatVector.fromArray(F, x, c + L)
+                            .compress(VectorMask.fromLong(F, maskAt(mb, 0, ch + 1))).rearrange(HALF_ROTATE);
+                    FloatVector xs = lo.add(hi);
                     ga = FMA ? d.fma(xs, ga) : d.mul(xs).add(ga);
                 }
             }
@@ -268,14 +363,14 @@ final class PanamaSparseKernels implements SparseKernels {
         return PanamaGemv.lanes(acc, tmp);
     }
 
-    /** Four rows, each computed exactly as {@link #affineRow} computes it. */
-    private static void affineRows4(Plan p, int cols, MemorySegment codes, long co, long cs, int bits, int group,
-            int groups, int units, long unitBytes, float[] scales, int so, int ss, byte[] zeros, int zero,
-            MemorySegment idx, long io, long is, float[] x, int xOff, float[] y, int yo, float[] tmp) {
-        int P = PanamaAffineKernels.P;
+    /** Four rows, each computed exactly as {@link #affineRow} computes it; x loads are shared. */
+    private static void affineRows4(MemorySegment codes, long co, long cs, int bits, int groups, int units,
+            long unitBytes, float[] scales, int so, int ss, byte[] zeros, int zero, byte[] mb, int mbRow, float[] x,
+            int xOff, float[] y, int yo, float[] tmp) {
         int mask = (1 << bits) - 1;
-        long io1 = io + is, io2 = io1 + is, io3 = io2 + is;
+        long co1 = co + cs, co2 = co1 + cs, co3 = co2 + cs;
         int so1 = so + ss, so2 = so1 + ss, so3 = so2 + ss;
+        int m1 = mbRow, m2 = 2 * mbRow, m3 = 3 * mbRow;
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int ch = 0;
         long off = 0;
@@ -286,23 +381,31 @@ final class PanamaSparseKernels implements SparseKernels {
             FloatVector z3 = FloatVector.broadcast(F, 0x1p23f + (zeros == null ? zero : zeros[so3 + g] & 0xFF));
             FloatVector g0 = FloatVector.zero(F), g1 = g0, g2 = g0, g3 = g0;
             for (int u = 0; u < units; u++, off += unitBytes) {
-                for (int q = 0; q < P; q++, ch += 2) {
-                    var sh = PanamaAffineKernels.SHUFFLE[bits][q];
-                    var sf = PanamaAffineKernels.SHIFT[bits][q];
+                for (int q = 0; q < PanamaAffineKernels.P; q++, ch += 2) {
+                    VectorShuffle<Byte> sh = PanamaAffineKernels.SHUFFLE[bits][q];
+                    IntVector sf = PanamaAffineKernels.SHIFT[bits][q];
                     int c = xOff + ch * L;
-                    FloatVector x0 = FloatVector.fromArray(F, x, c);
-                    FloatVector x1 = FloatVector.fromArray(F, x, c + L);
-                    FloatVector d0 = PanamaAffineKernels.decode(codes, co + off, sh, sf, mask, z0);
-                    FloatVector s0 = joined(x0, x1, p, idx, io, ch);
+                    FloatVector xa = FloatVector.fromArray(F, x, c);
+                    FloatVector xb = FloatVector.fromArray(F, x, c + L);
+                    FloatVector s0 = xa.compress(VectorMask.fromLong(F, maskAt(mb, 0, ch)))
+                            .add(xb.compress(VectorMask.fromLong(F, maskAt(mb, 0, ch + 1))).rearrange(HALF_ROTATE));
+                    FloatVector d0 = ByteVector.fromMemorySegment(B, codes, co + off, LE).rearrange(sh).reinterpretAsInts()
+                            .lanewise(VectorOperators.LSHR, sf).and(mask).or(MAGIC).reinterpretAsFloats().sub(z0);
                     g0 = FMA ? d0.fma(s0, g0) : d0.mul(s0).add(g0);
-                    FloatVector d1 = PanamaAffineKernels.decode(codes, co + cs + off, sh, sf, mask, z1);
-                    FloatVector s1 = joined(x0, x1, p, idx, io1, ch);
+                    FloatVector s1 = xa.compress(VectorMask.fromLong(F, maskAt(mb, m1, ch)))
+                            .add(xb.compress(VectorMask.fromLong(F, maskAt(mb, m1, ch + 1))).rearrange(HALF_ROTATE));
+                    FloatVector d1 = ByteVector.fromMemorySegment(B, codes, co1 + off, LE).rearrange(sh).reinterpretAsInts()
+                            .lanewise(VectorOperators.LSHR, sf).and(mask).or(MAGIC).reinterpretAsFloats().sub(z1);
                     g1 = FMA ? d1.fma(s1, g1) : d1.mul(s1).add(g1);
-                    FloatVector d2 = PanamaAffineKernels.decode(codes, co + 2 * cs + off, sh, sf, mask, z2);
-                    FloatVector s2 = joined(x0, x1, p, idx, io2, ch);
+                    FloatVector s2 = xa.compress(VectorMask.fromLong(F, maskAt(mb, m2, ch)))
+                            .add(xb.compress(VectorMask.fromLong(F, maskAt(mb, m2, ch + 1))).rearrange(HALF_ROTATE));
+                    FloatVector d2 = ByteVector.fromMemorySegment(B, codes, co2 + off, LE).rearrange(sh).reinterpretAsInts()
+                            .lanewise(VectorOperators.LSHR, sf).and(mask).or(MAGIC).reinterpretAsFloats().sub(z2);
                     g2 = FMA ? d2.fma(s2, g2) : d2.mul(s2).add(g2);
-                    FloatVector d3 = PanamaAffineKernels.decode(codes, co + 3 * cs + off, sh, sf, mask, z3);
-                    FloatVector s3 = joined(x0, x1, p, idx, io3, ch);
+                    FloatVector s3 = xa.compress(VectorMask.fromLong(F, maskAt(mb, m3, ch)))
+                            .add(xb.compress(VectorMask.fromLong(F, maskAt(mb, m3, ch + 1))).rearrange(HALF_ROTATE));
+                    FloatVector d3 = ByteVector.fromMemorySegment(B, codes, co3 + off, LE).rearrange(sh).reinterpretAsInts()
+                            .lanewise(VectorOperators.LSHR, sf).and(mask).or(MAGIC).reinterpretAsFloats().sub(z3);
                     g3 = FMA ? d3.fma(s3, g3) : d3.mul(s3).add(g3);
                 }
             }

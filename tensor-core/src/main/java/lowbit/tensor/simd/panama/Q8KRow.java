@@ -26,6 +26,8 @@ final class Q8KRow {
     float[] d = new float[0];
     int[] bsums = new int[0];
     int[] bs2 = new int[0];
+    /** Codes 2i and 2i+1 as one int (low and high 16 bits), the pairs the interleaved kernels broadcast. */
+    int[] pairs = new int[0];
     private final short[] sums = new short[16];
 
     /** This thread's instance holding the {@code nBlocks} Q8_K blocks at byte {@code off} of {@code a}. */
@@ -41,6 +43,7 @@ final class Q8KRow {
             d = new float[nb];
             bsums = new int[16 * nb];
             bs2 = new int[8 * nb];
+            pairs = new int[128 * nb];
         }
         for (int b = 0; b < nb; b++) {
             long ab = off + 292L * b;
@@ -48,6 +51,9 @@ final class Q8KRow {
             for (int j = 0; j < 256; j += S.length()) {
                 ((ShortVector) ByteVector.fromMemorySegment(B, a, ab + 4 + j, ByteOrder.LITTLE_ENDIAN)
                         .convertShape(VectorOperators.B2S, S, 0)).intoArray(q, 256 * b + j);
+            }
+            for (int i = 0; i < 128; i++) {
+                pairs[128 * b + i] = (q[256 * b + 2 * i] & 0xFFFF) | (q[256 * b + 2 * i + 1] << 16);
             }
             MemorySegment.copy(a, I16_LE, ab + 260, sums, 0, 16); // one bulk copy instead of 16 bounds-checked reads
             for (int j = 0; j < 16; j++) {
