@@ -11,6 +11,7 @@ import java.util.Map;
 import lowbit.examples.minilm.Corpus;
 import lowbit.examples.minilm.EmbeddingEvaluation;
 import lowbit.examples.minilm.LinearInputs;
+import lowbit.examples.minilm.LinearPruning;
 import lowbit.examples.minilm.TransformedWeight;
 import lowbit.nn.Linear;
 import lowbit.nn.LinearWeight;
@@ -156,7 +157,7 @@ final class EvalCommand extends BaseCommand {
             LinearInputs inputs = LinearInputs.capture(mi.model, calibText);
             stats = new LinkedHashMap<>();
             for (String n : names) {
-                stats.put(n, inputs.stats(n, true));
+                stats.put(n, LinearPruning.stats(inputs, n, true)); // H = 2XᵀX/N by the float GEMM
             }
         }
 

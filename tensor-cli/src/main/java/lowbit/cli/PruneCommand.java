@@ -9,15 +9,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
 import lowbit.examples.minilm.LinearInputs;
+import lowbit.examples.minilm.LinearPruning;
 import lowbit.nn.Linear;
-import lowbit.nn.sparse.Magnitude;
-import lowbit.nn.sparse.Masks;
+import lowbit.nn.LinearWeight;
 import lowbit.nn.sparse.NmPattern;
-import lowbit.nn.sparse.PruningCriterion;
-import lowbit.nn.sparse.PruningMask;
-import lowbit.nn.sparse.Ria;
-import lowbit.nn.sparse.SparseGpt;
-import lowbit.nn.sparse.Wanda;
 import lowbit.quant.CalibrationStats;
 import lowbit.tensor.DType;
 import lowbit.tensor.Tensor;
@@ -56,6 +51,10 @@ final class PruneCommand extends BaseCommand {
             description = "Calibration text, one sentence per line (default: the built-in 136 sentences).")
     Path calib;
 
+    @Option(names = "--sequential", description = "Calibrate transformer layer by transformer layer on the model "
+            + "whose earlier layers are already pruned (the Wanda/SparseGPT scripts' way; default: one capture).")
+    boolean sequential;
+
     @Option(names = "--include", paramLabel = "REGEX", defaultValue = ".*",
             description = "safetensors input: prune the 2-D tensors whose name matches (default: all).")
     Pattern include;
@@ -84,15 +83,17 @@ final class PruneCommand extends BaseCommand {
             }
         }
         String c = criterion.toLowerCase(Locale.ROOT);
-        PruningCriterion crit = switch (c) {
-            case "magnitude" -> Magnitude.get();
-            case "wanda" -> Wanda.get();
-            case "ria" -> Ria.get();
-            case "sparsegpt" -> null;
+        LinearPruning.Method method = switch (c) {
+            case "magnitude" -> LinearPruning.Method.MAGNITUDE;
+            case "wanda" -> LinearPruning.Method.WANDA;
+            case "ria" -> LinearPruning.Method.RIA;
+            case "sparsegpt" -> LinearPruning.Method.SPARSEGPT;
             default -> throw CliException.usage("unknown --criterion '" + criterion + "'; criteria: magnitude, wanda, "
                     + "ria, sparsegpt");
         };
-        boolean needsData = crit == null || crit.needsCalibration();
+        LinearPruning.Target target = nm != null ? LinearPruning.Target.nm(nm)
+                : LinearPruning.Target.unstructured(fraction);
+        boolean needsData = method != LinearPruning.Method.MAGNITUDE;
         if (!extension(out).equals("safetensors")) {
             throw CliException.usage("OUT must be a .safetensors file, got " + out);
         }
@@ -113,28 +114,39 @@ final class PruneCommand extends BaseCommand {
         long kept = 0;
         long total = 0;
         int pruned = 0;
-        final NmPattern fnm = nm;
-        final double ffr = fraction;
         if (model) {
             ModelInput mi = ModelInput.load(in);
             meta.put("lowbit.source", mi.source);
-            LinearInputs inputs = null;
-            if (needsData || calib != null) {
-                List<String> text = ModelInput.calibration(calib);
-                err().printf("capturing the inputs of every Linear over %d sentences%n", text.size());
-                inputs = LinearInputs.capture(mi.model, text);
-            }
             mi.otherTensors().forEach(s::add);
-            Progress p = Progress.of(this, "prune " + c, mi.linearNames().size());
+            Map<String, LinearWeight> w;
+            if (sequential && needsData) {
+                List<String> text = ModelInput.calibration(calib);
+                err().printf("pruning transformer layer by transformer layer, each calibrated on %d sentences%n",
+                        text.size());
+                w = LinearPruning.sequential(mi.model, method, target, text);
+            } else {
+                LinearInputs inputs = null;
+                if (needsData) {
+                    List<String> text = ModelInput.calibration(calib);
+                    err().printf("capturing the inputs of every Linear over %d sentences%n", text.size());
+                    inputs = LinearInputs.capture(mi.model, text);
+                }
+                w = new LinkedHashMap<>();
+                Progress p = Progress.of(this, "prune " + c, mi.linearNames().size());
+                for (String n : mi.linearNames()) {
+                    Linear l = mi.model.encoder().linear(n);
+                    w.put(n, prune(n, l, method, target, LinearPruning.stats(inputs, n,
+                            method == LinearPruning.Method.SPARSEGPT)));
+                    p.step(n);
+                }
+            }
             for (String n : mi.linearNames()) {
                 Linear l = mi.model.encoder().linear(n);
-                CalibrationStats st = inputs == null ? null : inputs.stats(n, crit == null);
-                float[] w = prune(n, l.weight().toFloats(), l.outFeatures(), l.inFeatures(), crit, st, fnm, ffr);
-                s.add(ModelInput.weightName(n), Tensor.ofFloats(w, l.outFeatures(), l.inFeatures()));
-                kept += count(w);
-                total += w.length;
+                float[] d = w.get(n).toFloats();
+                s.add(ModelInput.weightName(n), Tensor.ofFloats(d, l.outFeatures(), l.inFeatures()));
+                kept += count(d);
+                total += d.length;
                 pruned++;
-                p.step(n);
             }
         } else {
             Path p = requireFile(Path.of(in));
@@ -175,7 +187,7 @@ final class PruneCommand extends BaseCommand {
                     Tensor t = f.tensor(e.name());
                     int rows = (int) t.shape().dim(0);
                     int cols = (int) t.shape().dim(1);
-                    float[] w = prune(e.name(), t.toFloatArray(), rows, cols, crit, null, nm, fraction);
+                    float[] w = prune(e.name(), Linear.of(t, null), method, target, null).toFloats();
                     s.add(e.name(), Tensor.ofFloats(t.dtype(), w, t.shape()));
                     kept += count(w);
                     total += w.length;
@@ -207,18 +219,11 @@ final class PruneCommand extends BaseCommand {
         return n;
     }
 
-    /** W with the pruned weights set to 0 (SparseGPT also updates the kept ones). */
-    private static float[] prune(String name, float[] w, int rows, int cols, PruningCriterion crit,
-            CalibrationStats stats, NmPattern nm, double fraction) {
+    /** One layer pruned (SparseGPT also updates the kept weights), with a failure naming the layer. */
+    private static LinearWeight prune(String name, Linear l, LinearPruning.Method m, LinearPruning.Target t,
+            CalibrationStats stats) {
         try {
-            if (crit == null) {
-                SparseGpt sg = SparseGpt.defaults();
-                return (nm != null ? sg.nm(w, rows, cols, stats, nm) : sg.unstructured(w, rows, cols, stats, fraction))
-                        .weights();
-            }
-            float[] scores = crit.scores(w, rows, cols, stats);
-            PruningMask mask = nm != null ? Masks.nm(scores, rows, cols, nm) : Masks.perRow(scores, rows, cols, fraction);
-            return mask.apply(w);
+            return LinearPruning.prune(l, m, t, stats);
         } catch (IllegalArgumentException e) {
             throw CliException.failure(name + ": " + e.getMessage(), e);
         }
