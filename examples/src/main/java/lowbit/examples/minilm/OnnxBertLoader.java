@@ -36,6 +36,27 @@ public final class OnnxBertLoader {
         "attention.output.dense", "intermediate.dense", "output.dense"};
 
     /**
+     * The HuggingFace (PyTorch) module path of a {@link BertEncoder} Linear name, e.g. {@code layer.2.ffn.up} →
+     * {@code encoder.layer.2.intermediate.dense} (its weight is {@code <path>.weight} [out, in] in a PyTorch state
+     * dict, its bias {@code <path>.bias}).
+     *
+     * @throws IllegalArgumentException for a name that is not {@code layer.L.<role>} with a role of
+     *     {@link BertEncoder#ROLES}
+     */
+    public static String moduleName(String linearName) {
+        java.util.Objects.requireNonNull(linearName, "linear name");
+        int dot = linearName.indexOf('.', "layer.".length());
+        if (linearName.startsWith("layer.") && dot > "layer.".length()) {
+            String l = linearName.substring("layer.".length(), dot);
+            int r = BertEncoder.ROLES.indexOf(linearName.substring(dot + 1));
+            if (r >= 0 && l.chars().allMatch(Character::isDigit)) {
+                return "encoder.layer." + Integer.parseInt(l) + "." + MODULES[r];
+            }
+        }
+        throw new IllegalArgumentException("'" + linearName + "' is not a BERT Linear name layer.L." + BertEncoder.ROLES);
+    }
+
+    /**
      * Builds the encoder.
      *
      * @throws IllegalArgumentException when a tensor is missing or has the wrong shape or type (the message names it)

@@ -242,8 +242,8 @@ public final class GgufWriter implements AutoCloseable {
     /**
      * Encodes {@code source} (F32, F16 or BF16, the declared element count, read as rows of the declared row length)
      * into the declared type row by row and writes it: for F32/F16/BF16 a conversion (round-to-nearest-even), for
-     * Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1 ggml's reference encoders ({@code lowbit.tensor.ggml}, byte-identical to
-     * {@code quantize_row_*_ref}). Only about 1 MiB of output is buffered at a time.
+     * Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1 and the k-quants Q2_K..Q6_K ggml's reference encoders
+     * ({@code lowbit.tensor.ggml}, byte-identical to {@code quantize_row_*_ref}). Only about 1 MiB of output is buffered at a time.
      *
      * @throws IllegalArgumentException if the tensor was not declared or already written, the source dtype or element
      *     count does not fit, a value is not finite (the encoders reject them), or there is no encoder for the type
@@ -297,8 +297,10 @@ public final class GgufWriter implements AutoCloseable {
             case Q5_1 -> Q5_1.quantizeRow(row, 0, dst, off, n);
             case Q8_0 -> Q8_0.quantizeRow(row, 0, dst, off, n);
             case Q8_1 -> Q8_1.quantizeRow(row, 0, dst, off, n);
+            case Q2_K, Q3_K, Q4_K, Q5_K, Q6_K -> lowbit.tensor.ggml.GgmlOps.quantizeRow(type, row, 0, dst, off, n);
             default -> throw new IllegalArgumentException("lowbit has no encoder for " + type
-                    + " (encoders: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1); write its blocks with write(name, bytes)");
+                    + " (encoders: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K..Q6_K); write its blocks with "
+                    + "write(name, bytes)");
         }
     }
 

@@ -320,27 +320,13 @@ public final class PeftFiles {
     public static List<Adapter> load(Path dir, Map<String, AdaptedLinear> modules, String adapterName)
             throws IOException {
         Objects.requireNonNull(modules, "modules");
-        Path cfgPath = dir.resolve(CONFIG_FILE);
-        JsonNode cfg;
-        try {
-            cfg = JSON.readTree(Files.readString(cfgPath));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalArgumentException(cfgPath + ": not valid JSON: " + e.getOriginalMessage(), e);
-        }
-        if (cfg == null || !cfg.isObject()) {
-            throw new IllegalArgumentException(cfgPath + ": the config must be a JSON object");
-        }
-        PeftConfig c = PeftConfig.of(cfg, cfgPath.toString());
+        PeftConfig c = readConfig(dir);
         Path wPath = dir.resolve(WEIGHTS_FILE);
         List<Adapter> loaded = new ArrayList<>();
         try (SafetensorsFile f = SafetensorsFile.open(wPath)) {
             Map<String, Map<String, Tensor>> byModule = new TreeMap<>();
             for (String key : f.names()) {
-                String suffix = c.suffixOf(key);
-                if (!key.startsWith(PREFIX) || suffix == null) {
-                    throw new IllegalArgumentException(wPath + ": key '" + key + "' is not a " + c.type + " adapter "
-                            + "tensor (expected " + PREFIX + "<module>." + c.suffixes() + ")");
-                }
+                String suffix = suffixOf(c, key, wPath);
                 String module = key.substring(PREFIX.length(), key.length() - suffix.length() - 1);
                 byModule.computeIfAbsent(module, k -> new LinkedHashMap<>()).put(suffix, f.tensor(key));
             }
@@ -357,5 +343,50 @@ public final class PeftFiles {
             }
         }
         return loaded;
+    }
+
+    /**
+     * The module paths (e.g. {@code model.layers.0.self_attn.q_proj}) that the adapter directory {@code dir} has
+     * tensors for, sorted: the layers {@link #load} needs in its {@code modules} map. Reads the config and the
+     * safetensors header only.
+     *
+     * @throws IOException if a file cannot be read
+     * @throws IllegalArgumentException for a config or key that {@link #load} would reject (named)
+     */
+    public static List<String> modules(Path dir) throws IOException {
+        PeftConfig c = readConfig(dir);
+        Path wPath = dir.resolve(WEIGHTS_FILE);
+        java.util.TreeSet<String> out = new java.util.TreeSet<>();
+        try (SafetensorsFile f = SafetensorsFile.open(wPath)) {
+            for (String key : f.names()) {
+                String suffix = suffixOf(c, key, wPath);
+                out.add(key.substring(PREFIX.length(), key.length() - suffix.length() - 1));
+            }
+        }
+        return new ArrayList<>(out);
+    }
+
+    private static PeftConfig readConfig(Path dir) throws IOException {
+        Path cfgPath = dir.resolve(CONFIG_FILE);
+        JsonNode cfg;
+        try {
+            cfg = JSON.readTree(Files.readString(cfgPath));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException(cfgPath + ": not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        if (cfg == null || !cfg.isObject()) {
+            throw new IllegalArgumentException(cfgPath + ": the config must be a JSON object");
+        }
+        return PeftConfig.of(cfg, cfgPath.toString());
+    }
+
+    /** The adapter suffix of {@code key}, which must be {@code PREFIX + module + "." + suffix}. */
+    private static String suffixOf(PeftConfig c, String key, Path wPath) {
+        String suffix = c.suffixOf(key);
+        if (!key.startsWith(PREFIX) || suffix == null) {
+            throw new IllegalArgumentException(wPath + ": key '" + key + "' is not a " + c.type + " adapter "
+                    + "tensor (expected " + PREFIX + "<module>." + c.suffixes() + ")");
+        }
+        return suffix;
     }
 }
