@@ -238,9 +238,9 @@ class GgufTest {
                     .containsExactly(Tensor.ofFloats(DType.F16, x, Shape.of(rows, cols)).segment().toArray(ValueLayout.JAVA_BYTE));
         }
         try (GgufWriter w = GgufWriter.create(dir.resolve("k.gguf"), Map.of(),
-                List.of(new GgufTensorSpec("k", GgmlType.Q3_K, Shape.of(1, 256))))) {
+                List.of(new GgufTensorSpec("k", GgmlType.Q8_K, Shape.of(1, 256))))) {
             assertThatThrownBy(() -> w.quantize("k", Tensor.ofFloats(new float[256], 1, 256)))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no encoder for Q3_K");
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no encoder for Q8_K");
             w.abort();
         }
     }
