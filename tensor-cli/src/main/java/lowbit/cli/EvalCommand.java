@@ -12,6 +12,7 @@ import lowbit.examples.minilm.Corpus;
 import lowbit.examples.minilm.EmbeddingEvaluation;
 import lowbit.examples.minilm.LinearInputs;
 import lowbit.examples.minilm.LinearPruning;
+import lowbit.examples.minilm.MiniLm;
 import lowbit.examples.minilm.TransformedWeight;
 import lowbit.nn.Linear;
 import lowbit.nn.LinearWeight;
@@ -83,7 +84,7 @@ final class EvalCommand extends BaseCommand {
 
     /** One row of the report. */
     record Row(String method, int bits, int group, String layout, double mean, double min, long linearBytes,
-            long modelBytes, double bitsPerWeight, double sentencesPerSecond, double quantizeSeconds) {
+            long modelBytes, double bitsPerWeight, double sentencesPerSecond, double speedup, double quantizeSeconds) {
     }
 
     @Override
@@ -165,7 +166,7 @@ final class EvalCommand extends BaseCommand {
         int total = 1 + ggml.size() + ms.size() * bits.size() * groups.size();
         Progress p = Progress.of(this, "eval", total);
         double fp32Speed = timedScore(eval, Map.of())[2];
-        rows.add(new Row("fp32", 32, 0, "F32", 1, 1, fp32Bytes, fp32Bytes + otherBytes, 32, fp32Speed, 0));
+        rows.add(new Row("fp32", 32, 0, "F32", 1, 1, fp32Bytes, fp32Bytes + otherBytes, 32, fp32Speed, 1, 0));
         p.step("fp32");
         for (GgmlType t : ggml) {
             long q0 = System.nanoTime();
@@ -181,7 +182,7 @@ final class EvalCommand extends BaseCommand {
             double[] s = timedScore(eval, w);
             String id = t.name().toLowerCase(Locale.ROOT);
             rows.add(new Row("ggml " + id, 0, t.blockSize(), id, s[0], s[1], size, size + otherBytes,
-                    8.0 * size / params, s[2], qs));
+                    8.0 * size / params, s[2], s[3], qs));
             p.step("ggml " + id);
         }
         for (Method m : ms) {
@@ -209,7 +210,7 @@ final class EvalCommand extends BaseCommand {
                     double qs = (System.nanoTime() - q0) / 1e9;
                     double[] s = timedScore(eval, w);
                     rows.add(new Row(m.id, b, g, spec.describe(), s[0], s[1], size, size + otherBytes,
-                            8.0 * size / params, s[2], qs));
+                            8.0 * size / params, s[2], s[3], qs));
                     p.step(m.id + " " + b + "-bit g" + g);
                 }
             }
@@ -242,12 +243,28 @@ final class EvalCommand extends BaseCommand {
         return n;
     }
 
-    /** {mean cos, min cos, sentences/s}: one scored pass over the evaluation sentences, timed. */
+    /**
+     * {mean cos, min cos, sentences/s, speed relative to fp32}: the score over all evaluation sentences, then the
+     * throughput on one batch of them, timed twice alternately with the fp32 model (best of each), so that the
+     * ratio compares runs made under the same machine load.
+     */
     private static double[] timedScore(EmbeddingEvaluation eval, Map<String, LinearWeight> w) {
-        long t = System.nanoTime();
         EmbeddingEvaluation.Score s = eval.score(w);
-        double secs = (System.nanoTime() - t) / 1e9;
-        return new double[] {s.mean(), s.min(), s.count() / secs};
+        MiniLm fp32 = eval.reference();
+        MiniLm q = fp32.withWeights(w);
+        List<String> batch = eval.sentences().subList(0, Math.min(MiniLm.BATCH, eval.sentences().size()));
+        double tf = Double.MAX_VALUE;
+        double tq = Double.MAX_VALUE;
+        for (int i = 0; i < 2; i++) {
+            long a = System.nanoTime();
+            fp32.embed(batch);
+            long b = System.nanoTime();
+            q.embed(batch);
+            long c = System.nanoTime();
+            tf = Math.min(tf, (b - a) / 1e9);
+            tq = Math.min(tq, (c - b) / 1e9);
+        }
+        return new double[] {s.mean(), s.min(), batch.size() / tq, tf / tq};
     }
 
     private static List<String> limit(List<String> l, Integer n) {

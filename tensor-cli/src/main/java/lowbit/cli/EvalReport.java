@@ -27,19 +27,19 @@ final class EvalReport {
         b.append(String.format(Locale.ROOT, "Mean (min) cosine of the sentence embeddings to the fp32 model's over %d "
                 + "evaluation sentences; %s grids, F16 scales%s. Linears = the 36 quantized weights (fp32: %.1f MiB), "
                 + "model = with the fp32 embeddings, LayerNorms and biases. Throughput = sentences embedded per "
-                + "second in the scoring pass (batches of 32), and as a ratio to fp32 measured in the same run.\n\n",
+                + "second (one batch of 32, best of two runs) and its ratio to the fp32 model's, timed alternately "
+                + "with it.\n\n",
                 sentences, sym ? "symmetric" : "asymmetric", calibrated ? "; calibration on " + calibSentences
                         + " sentences disjoint from them" : "", rows.get(0).linearBytes() / (1024.0 * 1024)));
         b.append("| method | bits | group | mean cos | min cos | bits/weight | linears MiB | model MiB | sentences/s "
                 + "| × fp32 | quantize s |\n");
         b.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-        double fp32 = rows.get(0).sentencesPerSecond();
         for (Row r : rows) {
             b.append(String.format(Locale.ROOT, "| %s | %s | %s | %.4f | %.4f | %.2f | %.2f | %.1f | %.0f | %.2f | %s |\n",
                     r.method(), r.bits() == 0 ? "—" : Integer.toString(r.bits()),
                     r.bits() == 32 ? "—" : r.group() == 0 ? "row" : Integer.toString(r.group()), r.mean(), r.min(),
                     r.bitsPerWeight(), r.linearBytes() / (1024.0 * 1024), r.modelBytes() / (1024.0 * 1024),
-                    r.sentencesPerSecond(), r.sentencesPerSecond() / fp32,
+                    r.sentencesPerSecond(), r.speedup(),
                     r.bits() == 32 ? "—" : String.format(Locale.ROOT, "%.1f", r.quantizeSeconds())));
         }
         b.append(String.format(Locale.ROOT, "%n%s, %s; %.0f s in all.%n", LocalDate.now(), EvalCommand.machine(),
@@ -59,8 +59,7 @@ final class EvalReport {
             if (r.bits() == 32) {
                 continue;
             }
-            String key = r.method().startsWith("ggml") ? "ggml (reference encoder)" : r.method() + " g" + (r.group() == 0
-                    ? "row" : r.group());
+            String key = r.method().startsWith("ggml") ? "ggml (reference encoder)" : r.method();
             series.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
         }
         for (Map.Entry<String, List<Row>> e : series.entrySet()) {

@@ -140,8 +140,11 @@ public interface OutlierSelector {
         return out;
     }
 
-    /** The k-th largest value (1-based) of v, by quickselect with median-of-three pivots (v is reordered). */
-    static float kthLargest(float[] v, int k) {
+    /**
+     * The k-th largest value (1-based, 1 ≤ k ≤ v.length) of v, by quickselect with median-of-three pivots, in linear
+     * expected time; v is reordered and must hold no NaN. Shared with the pruning masks of {@code lowbit.nn.sparse}.
+     */
+    public static float kthLargest(float[] v, int k) {
         int target = v.length - k; // the k-th largest is the (n − k)-th smallest, 0-based
         int lo = 0;
         int hi = v.length - 1;

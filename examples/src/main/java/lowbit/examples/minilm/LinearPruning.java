@@ -15,10 +15,9 @@ import lowbit.nn.sparse.PruningMask;
 import lowbit.nn.sparse.Ria;
 import lowbit.nn.sparse.SparseGpt;
 import lowbit.nn.sparse.Wanda;
-import lowbit.quant.ArrayCalibrationStats;
+import lowbit.quant.CalibrationCollector;
 import lowbit.quant.CalibrationStats;
 import lowbit.tensor.DType;
-import lowbit.tensor.linalg.Gemm;
 
 /**
  * Pruning a model's Linear layers with {@code lowbit.nn.sparse}, as replacement maps for
@@ -131,29 +130,16 @@ public final class LinearPruning {
     }
 
     /**
-     * The statistics of a layer's captured inputs: mean |x|, mean x² (and mean x) per channel, and with
-     * {@code hessian} H = 2XᵀX/N from lowbit's float GEMM (as the reference accumulates H in float32) converted to
-     * double — much faster than the double triple loop of {@link ArrayCalibrationStats#fromActivations}.
+     * The statistics of a layer's captured inputs: mean |x|, mean x², mean x per channel and, with {@code hessian},
+     * H = 2XᵀX/N, from tensor-quant's {@link CalibrationCollector} (the Hessian on the float GEMM, summed in double).
      */
     public static CalibrationStats stats(LinearInputs calib, String name, boolean hessian) {
         if (calib == null) {
             return null;
         }
-        float[] x = calib.rows(name);
-        int n = calib.tokens(), in = calib.in(name);
-        CalibrationStats base = calib.stats(name, false);
-        if (!hessian) {
-            return base;
-        }
-        float[] g = new float[in * in];
-        Gemm.gemm(true, false, in, in, n, 2f / n, x, 0, in, x, 0, in, 0f, g, 0, in);
-        double[] h = new double[in * in];
-        for (int i = 0; i < in; i++) {
-            for (int j = 0; j < in; j++) {
-                // symmetrize: the two triangles of a float GEMM may round differently
-                h[i * in + j] = 0.5 * ((double) g[i * in + j] + g[j * in + i]);
-            }
-        }
-        return new ArrayCalibrationStats(in, n, base.meanAbs(), base.meanSquare(), base.mean(), h);
+        int in = calib.in(name);
+        CalibrationCollector c = hessian ? CalibrationCollector.withHessian(in) : CalibrationCollector.withoutHessian(in);
+        c.add(calib.rows(name), calib.tokens());
+        return c.snapshot();
     }
 }

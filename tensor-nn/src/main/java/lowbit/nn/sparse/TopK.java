@@ -63,43 +63,10 @@ final class TopK {
         return c;
     }
 
-    /** The k-th largest of s[off .. off+len) (1 ≤ k ≤ len), by iterative quickselect with median-of-three pivots. */
+    /** The k-th largest of s[off .. off+len) (1 ≤ k ≤ len), on a scratch copy (tensor-quant's quickselect). */
     static float kthLargest(float[] s, int off, int len, int k, float[] scratch) {
-        float[] a = scratch != null && scratch.length >= len ? scratch : new float[len];
+        float[] a = scratch != null && scratch.length == len ? scratch : new float[len];
         System.arraycopy(s, off, a, 0, len);
-        int target = k - 1; // position in descending order
-        int lo = 0, hi = len - 1;
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            float p = median(a[lo], a[mid], a[hi]);
-            int i = lo, j = hi;
-            while (i <= j) {
-                while (a[i] > p) {
-                    i++;
-                }
-                while (a[j] < p) {
-                    j--;
-                }
-                if (i <= j) {
-                    float tmp = a[i];
-                    a[i] = a[j];
-                    a[j] = tmp;
-                    i++;
-                    j--;
-                }
-            }
-            if (target <= j) {
-                hi = j;
-            } else if (target >= i) {
-                lo = i;
-            } else {
-                return a[target];
-            }
-        }
-        return a[target];
-    }
-
-    private static float median(float a, float b, float c) {
-        return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
+        return lowbit.quant.OutlierSelector.kthLargest(a, k);
     }
 }

@@ -11,11 +11,12 @@ import lowbit.tensor.simd.ScalarAffineFitKernels;
 
 /**
  * Vector API kernels of {@link AffineFitKernels}. Every group is processed on its own: whole vectors of the group
- * (one accumulator vector per sum, its lanes added by a fixed pairwise tree at the end of the group), then the group's last
- * {@code group mod L} elements in a scalar tail, added after the reduction. Groups shorter than one vector run the
- * scalar twin's loop. Codes use the same operations as the scalar twin lane by lane (IEEE division, clamp, the
- * 1.5·2²³ rounding trick), so they are identical; HQQ's shrink calls {@link Math#pow} per lane in the (rare) vectors
- * where some |e| exceeds the threshold, so its terms are identical too and only the summation order differs.
+ * (one accumulator vector per sum, its lanes added by a fixed pairwise tree at the end of the group), then the
+ * group's last {@code group mod L} elements through the scalar twin, added after the reduction. Groups shorter than
+ * one vector run the scalar twin. Codes use the same operations as the scalar twin lane by lane (IEEE division,
+ * clamp, the 1.5·2²³ rounding trick), so they are identical; HQQ's shrink calls {@link Math#pow} per lane in the
+ * (rare) vectors where some |e| exceeds the threshold, so its terms are identical too and only the summation order
+ * differs.
  */
 final class PanamaAffineFitKernels implements AffineFitKernels {
     private static final ScalarAffineFitKernels SCALAR = new ScalarAffineFitKernels();
@@ -64,10 +65,6 @@ final class PanamaAffineFitKernels implements AffineFitKernels {
     private static FloatVector clamp(FloatVector t, FloatVector lo, FloatVector hi) {
         FloatVector a = t.blend(lo, t.compare(VectorOperators.LT, lo));
         return a.blend(hi, a.compare(VectorOperators.GT, hi));
-    }
-
-    private static float rint(float t) {
-        return (t + MAGIC) - MAGIC;
     }
 
     /** A float's bits as an int whose signed order is the float order (−0.0 below +0.0); an involution. */
@@ -123,6 +120,8 @@ final class PanamaAffineFitKernels implements AffineFitKernels {
         }
         int maxq = (1 << bits) - 1;
         int bound = F.loopBound(group);
+        float[] tailScale = new float[1];
+        float[] tailErr = new float[1];
         for (int k = 0, groups = n / group; k < groups; k++) {
             float s = scales[gOff + k];
             int z = zeros == null ? zero : zeros[gOff + k];
@@ -144,12 +143,11 @@ final class PanamaAffineFitKernels implements AffineFitKernels {
                 ((IntVector) r.convert(VectorOperators.F2I, 0)).add(vz).intoArray(codes, cb + i);
             }
             float sum = sum(acc);
-            for (; i < group; i++) {
-                float x = w[base + i];
-                float r = rint(Math.min(Math.max(x / s, lo), hi));
-                codes[cb + i] = (int) r + z;
-                float d = x - s * r;
-                sum += d * d;
+            if (i < group) { // the tail: the scalar twin's loop on the last group·mod·L elements, added after
+                tailScale[0] = s;
+                SCALAR.quantizeGroups(w, base + i, group - i, group - i, tailScale, null, z, 0, bits, codes, cb + i,
+                        tailErr);
+                sum += tailErr[0];
             }
             err[gOff + k] = sum;
         }
@@ -172,13 +170,7 @@ final class PanamaAffineFitKernels implements AffineFitKernels {
             FloatVector d = x.sub(vs.mul(clamp(x.div(vs), vlo, vhi).add(MAGIC).sub(MAGIC)));
             acc = FMA ? d.fma(d, acc) : d.mul(d).add(acc);
         }
-        float sum = sum(acc);
-        for (; i < n; i++) {
-            float x = w[off + i];
-            float d = x - s * rint(Math.min(Math.max(x / s, lo), hi));
-            sum += d * d;
-        }
-        return sum;
+        return i < n ? sum(acc) + SCALAR.squaredError(w, off + i, n - i, s, z, bits) : sum(acc);
     }
 
     @Override
@@ -199,13 +191,7 @@ final class PanamaAffineFitKernels implements AffineFitKernels {
             FloatVector hv = FloatVector.fromArray(F, h, hOff + i);
             acc = FMA ? hv.fma(d.mul(d), acc) : hv.mul(d.mul(d)).add(acc);
         }
-        float sum = sum(acc);
-        for (; i < n; i++) {
-            float x = w[off + i];
-            float d = x - s * rint(Math.min(Math.max(x / s, lo), hi));
-            sum += h[hOff + i] * (d * d);
-        }
-        return sum;
+        return i < n ? sum(acc) + SCALAR.weightedSquaredError(w, off + i, n - i, s, z, bits, h, hOff + i) : sum(acc);
     }
 
     @Override
@@ -245,21 +231,11 @@ final class PanamaAffineFitKernels implements AffineFitKernels {
         float err = sum(ae);
         float gs = sum(ag);
         float gz = sum(az);
-        for (; i < n; i++) {
-            float x = w[off + i];
-            float t = x / s;
-            float r = rint(Math.min(Math.max(t, lo), hi));
-            float e = s * r - x;
-            err += e * e;
-            if (t < lo) {
-                gs += e * lo;
-                gz += e;
-            } else if (t > hi) {
-                gs += e * hi;
-                gz += e;
-            } else {
-                gs += e * (r - t);
-            }
+        if (i < n) {
+            SCALAR.steGradient(w, off + i, n - i, s, z, bits, out);
+            err += out[0];
+            gs += out[1];
+            gz += out[2];
         }
         out[0] = err;
         out[1] = gs;
@@ -276,14 +252,6 @@ final class PanamaAffineFitKernels implements AffineFitKernels {
             ev[j] = m > 0 ? Math.copySign(m, ev[j]) : 0;
         }
         return FloatVector.fromArray(F, ev, 0);
-    }
-
-    private static float shrink(float e, float a, float p, float invBeta, float thr) {
-        if (!(a > thr)) {
-            return 0;
-        }
-        float m = a - (float) Math.pow(a, p - 1) * invBeta;
-        return m > 0 ? Math.copySign(m, e) : 0;
     }
 
     @Override
@@ -315,13 +283,10 @@ final class PanamaAffineFitKernels implements AffineFitKernels {
         }
         float abs = sum(aa);
         float acc = sum(aq);
-        for (; i < n; i++) {
-            float x = w[off + i];
-            float q = Math.min(Math.max(rint(x / s + z), 0), maxq);
-            float e = x - s * (q - z);
-            float a = Math.abs(e);
-            abs += a;
-            acc += q - (x - shrink(e, a, p, invBeta, thr)) / s;
+        if (i < n) {
+            SCALAR.hqqZeroStep(w, off + i, n - i, s, z, maxq, p, invBeta, thr, out);
+            abs += out[0];
+            acc += out[1];
         }
         out[0] = abs;
         out[1] = acc;
@@ -364,14 +329,11 @@ final class PanamaAffineFitKernels implements AffineFitKernels {
         float num = sum(an);
         float den = sum(ad);
         float abs = sum(aa);
-        for (; i < n; i++) {
-            float x = w[off + i];
-            float d = Math.min(Math.max(rint(x / s + z), 0), maxq) - z;
-            float e = x - s * d;
-            float a = Math.abs(e);
-            num += (x - shrink(e, a, p, invBeta, thr)) * d;
-            den += d * d;
-            abs += a;
+        if (i < n) {
+            SCALAR.hqqScaleStep(w, off + i, n - i, s, z, maxq, p, invBeta, thr, out);
+            num += out[0];
+            den += out[1];
+            abs += out[2];
         }
         out[0] = num;
         out[1] = den;
@@ -394,12 +356,6 @@ final class PanamaAffineFitKernels implements AffineFitKernels {
             FloatVector q = clamp(x.div(vs).add(vz).add(MAGIC).sub(MAGIC), vzero, vmax);
             acc = acc.add(x.sub(vs.mul(q.sub(vz))).abs());
         }
-        float sum = sum(acc);
-        for (; i < n; i++) {
-            float x = w[off + i];
-            float q = Math.min(Math.max(rint(x / s + z), 0), maxq);
-            sum += Math.abs(x - s * (q - z));
-        }
-        return sum;
+        return i < n ? sum(acc) + SCALAR.absError(w, off + i, n - i, s, z, maxq) : sum(acc);
     }
 }

@@ -162,6 +162,14 @@ final class PanamaSparseKernels implements SparseKernels {
         }
     }
 
+    /** {@link #decodeMasks} for four consecutive rows, row i's bitmask at mb[i·mbRow]. */
+    private static void decodeMasks4(Plan p, boolean twoFour, MemorySegment idx, long io, long stride, int chunks,
+            byte[] mb, int mbRow) {
+        for (int i = 0; i < 4; i++) {
+            decodeMasks(p, twoFour, idx, io + i * stride, chunks, mb, i * mbRow);
+        }
+    }
+
     /** The L mask bits of chunk ch from the bitmask at mb[mo]. */
     private static long maskAt(byte[] mb, int mo, int ch) {
         if (L == 16) {
@@ -224,9 +232,7 @@ final class PanamaSparseKernels implements SparseKernels {
         int r = 0;
         for (; r + 4 <= rows; r += 4) {
             long io = idxOff + r * idxStride;
-            for (int i = 0; i < 4; i++) {
-                decodeMasks(p, twoFour, idx, io + i * idxStride, chunks, mb, i * mbRow);
-            }
+            decodeMasks4(p, twoFour, idx, io, idxStride, chunks, mb, mbRow);
             rows4(n, m, idxBits, chunks, p.kc, kept, vals, valOff + r * kept, idx, io, idxStride, mb, mbRow, x, xOff, y,
                     yOff + r, tmp);
         }
@@ -315,10 +321,7 @@ final class PanamaSparseKernels implements SparseKernels {
         float[] tmp = new float[L];
         int r = 0;
         for (; r + 4 <= safe; r += 4) {
-            long io = idxOff + r * idxStride;
-            for (int i = 0; i < 4; i++) {
-                decodeMasks(p, twoFour, idx, io + i * idxStride, chunks, mb, i * mbRow);
-            }
+            decodeMasks4(p, twoFour, idx, idxOff + r * idxStride, idxStride, chunks, mb, mbRow);
             affineRows4(codes, codeOff + r * codeStride, codeStride, bits, groups, units, unitBytes, scales,
                     scaleOff + r * scaleStride, scaleStride, zeros, zero, mb, mbRow, x, xOff, y, yOff + r, tmp);
         }
