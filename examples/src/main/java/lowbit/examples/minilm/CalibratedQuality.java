@@ -21,7 +21,7 @@ import lowbit.tensor.layout.AffineSpec;
  * </pre>
  * <p><b>The best pipeline</b> ({@link #best()}), chosen by measurement (README): a randomized Hadamard rotation of
  * every layer's input (RSQ's "rotate", applied online to x — it cannot be folded into BERT's LayerNorms), then GPTQ
- * with act-order, the MSE clip search for each group's range, and 10 % damping (the calibration set is ~2.6k
+ * with act-order, the MSE clip search for each group's range, and 10 % damping (the calibration set is 1847
  * tokens, so a stronger prior on H helps), calibrated sequentially ({@link SequentialQuantization.Order#SEQUENTIAL}:
  * each Linear on the inputs the already quantized layers before it produce). Token importance is uniform (the
  * encoder does not expose attention probabilities); no outliers are kept, so the storage is exactly the layout's.
