@@ -50,7 +50,10 @@ final class PanamaTwoFourKernels {
     private static final int WB = L / 4;
     /** Lane k: 2k, the shift of kept value k's index in the block's index word. */
     private static final IntVector SHIFT = IntVector.fromArray(I, lanes(k -> 2 * k), 0);
-    /** Lane k: 4·(k/2), the block column of kept value k's group (bits 0-1 clear: OR-ed onto the in-group index, which C2 fuses with the and into one vpternlogd). */
+    /**
+     * Lane k: 4·(k/2), the block column of kept value k's group; its bits 0-1 are clear, so it is OR-ed onto the
+     * in-group index (C2 can fuse the and and the or into one vpternlogd).
+     */
     private static final IntVector BASE = IntVector.fromArray(I, lanes(k -> 4 * (k / 2)), 0);
 
     private static int[] lanes(java.util.function.IntUnaryOperator f) {
@@ -104,8 +107,8 @@ final class PanamaTwoFourKernels {
             int c = xOff + 2 * b * L;
             IntVector x0 = FloatVector.fromArray(F, x, c).reinterpretAsInts();
             IntVector x1 = FloatVector.fromArray(F, x, c + L).reinterpretAsInts();
-            FloatVector xs = IntVector.broadcast(I, (int) INT_AT.get(buf, b * WB) & WMASK).lanewise(VectorOperators.LSHR, SHIFT).and(3)
-                    .or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
+            FloatVector xs = IntVector.broadcast(I, (int) INT_AT.get(buf, b * WB) & WMASK)
+                    .lanewise(VectorOperators.LSHR, SHIFT).and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
             FloatVector v = FloatVector.fromArray(F, vals, vo + b * L);
             acc = FMA ? v.fma(xs, acc) : v.mul(xs).add(acc);
         }
@@ -133,20 +136,20 @@ final class PanamaTwoFourKernels {
             int k = b * L;
             IntVector x0 = FloatVector.fromArray(F, x, c).reinterpretAsInts();
             IntVector x1 = FloatVector.fromArray(F, x, c + L).reinterpretAsInts();
-            FloatVector s0 = IntVector.broadcast(I, (int) INT_AT.get(buf, b * WB) & WMASK).lanewise(VectorOperators.LSHR, SHIFT).and(3)
-                    .or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
+            FloatVector s0 = IntVector.broadcast(I, (int) INT_AT.get(buf, b * WB) & WMASK)
+                    .lanewise(VectorOperators.LSHR, SHIFT).and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
             FloatVector v0 = FloatVector.fromArray(F, vals, vo + k);
             a0 = FMA ? v0.fma(s0, a0) : v0.mul(s0).add(a0);
-            FloatVector s1 = IntVector.broadcast(I, (int) INT_AT.get(buf, st + b * WB) & WMASK).lanewise(VectorOperators.LSHR, SHIFT).and(3)
-                    .or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
+            FloatVector s1 = IntVector.broadcast(I, (int) INT_AT.get(buf, st + b * WB) & WMASK)
+                    .lanewise(VectorOperators.LSHR, SHIFT).and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
             FloatVector v1 = FloatVector.fromArray(F, vals, vo1 + k);
             a1 = FMA ? v1.fma(s1, a1) : v1.mul(s1).add(a1);
-            FloatVector s2 = IntVector.broadcast(I, (int) INT_AT.get(buf, 2 * st + b * WB) & WMASK).lanewise(VectorOperators.LSHR, SHIFT).and(3)
-                    .or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
+            FloatVector s2 = IntVector.broadcast(I, (int) INT_AT.get(buf, 2 * st + b * WB) & WMASK)
+                    .lanewise(VectorOperators.LSHR, SHIFT).and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
             FloatVector v2 = FloatVector.fromArray(F, vals, vo2 + k);
             a2 = FMA ? v2.fma(s2, a2) : v2.mul(s2).add(a2);
-            FloatVector s3 = IntVector.broadcast(I, (int) INT_AT.get(buf, 3 * st + b * WB) & WMASK).lanewise(VectorOperators.LSHR, SHIFT).and(3)
-                    .or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
+            FloatVector s3 = IntVector.broadcast(I, (int) INT_AT.get(buf, 3 * st + b * WB) & WMASK)
+                    .lanewise(VectorOperators.LSHR, SHIFT).and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
             FloatVector v3 = FloatVector.fromArray(F, vals, vo3 + k);
             a3 = FMA ? v3.fma(s3, a3) : v3.mul(s3).add(a3);
         }
@@ -197,8 +200,8 @@ final class PanamaTwoFourKernels {
                     int c = xOff + 2 * blk * L;
                     IntVector x0 = FloatVector.fromArray(F, x, c).reinterpretAsInts();
                     IntVector x1 = FloatVector.fromArray(F, x, c + L).reinterpretAsInts();
-                    FloatVector xs = IntVector.broadcast(I, (int) INT_AT.get(buf, blk * WB) & WMASK).lanewise(VectorOperators.LSHR, SHIFT)
-                            .and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
+                    FloatVector xs = IntVector.broadcast(I, (int) INT_AT.get(buf, blk * WB) & WMASK)
+                            .lanewise(VectorOperators.LSHR, SHIFT).and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
                     ga = FMA ? d.fma(xs, ga) : d.mul(xs).add(ga);
                 }
             }
@@ -231,23 +234,23 @@ final class PanamaTwoFourKernels {
                     int c = xOff + 2 * blk * L;
                     IntVector x0 = FloatVector.fromArray(F, x, c).reinterpretAsInts();
                     IntVector x1 = FloatVector.fromArray(F, x, c + L).reinterpretAsInts();
-                    FloatVector s0 = IntVector.broadcast(I, (int) INT_AT.get(buf, blk * WB) & WMASK).lanewise(VectorOperators.LSHR, SHIFT)
-                            .and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
+                    FloatVector s0 = IntVector.broadcast(I, (int) INT_AT.get(buf, blk * WB) & WMASK)
+                            .lanewise(VectorOperators.LSHR, SHIFT).and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
                     FloatVector d0 = ByteVector.fromMemorySegment(B, codes, co + off, LE).rearrange(sh).reinterpretAsInts()
                             .lanewise(VectorOperators.LSHR, sf).and(mask).or(MAGIC).reinterpretAsFloats().sub(z0);
                     g0 = FMA ? d0.fma(s0, g0) : d0.mul(s0).add(g0);
-                    FloatVector s1 = IntVector.broadcast(I, (int) INT_AT.get(buf, st + blk * WB) & WMASK).lanewise(VectorOperators.LSHR, SHIFT)
-                            .and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
+                    FloatVector s1 = IntVector.broadcast(I, (int) INT_AT.get(buf, st + blk * WB) & WMASK)
+                            .lanewise(VectorOperators.LSHR, SHIFT).and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
                     FloatVector d1 = ByteVector.fromMemorySegment(B, codes, co1 + off, LE).rearrange(sh).reinterpretAsInts()
                             .lanewise(VectorOperators.LSHR, sf).and(mask).or(MAGIC).reinterpretAsFloats().sub(z1);
                     g1 = FMA ? d1.fma(s1, g1) : d1.mul(s1).add(g1);
-                    FloatVector s2 = IntVector.broadcast(I, (int) INT_AT.get(buf, 2 * st + blk * WB) & WMASK).lanewise(VectorOperators.LSHR, SHIFT)
-                            .and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
+                    FloatVector s2 = IntVector.broadcast(I, (int) INT_AT.get(buf, 2 * st + blk * WB) & WMASK)
+                            .lanewise(VectorOperators.LSHR, SHIFT).and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
                     FloatVector d2 = ByteVector.fromMemorySegment(B, codes, co2 + off, LE).rearrange(sh).reinterpretAsInts()
                             .lanewise(VectorOperators.LSHR, sf).and(mask).or(MAGIC).reinterpretAsFloats().sub(z2);
                     g2 = FMA ? d2.fma(s2, g2) : d2.mul(s2).add(g2);
-                    FloatVector s3 = IntVector.broadcast(I, (int) INT_AT.get(buf, 3 * st + blk * WB) & WMASK).lanewise(VectorOperators.LSHR, SHIFT)
-                            .and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
+                    FloatVector s3 = IntVector.broadcast(I, (int) INT_AT.get(buf, 3 * st + blk * WB) & WMASK)
+                            .lanewise(VectorOperators.LSHR, SHIFT).and(3).or(BASE).selectFrom(x0, x1).reinterpretAsFloats();
                     FloatVector d3 = ByteVector.fromMemorySegment(B, codes, co3 + off, LE).rearrange(sh).reinterpretAsInts()
                             .lanewise(VectorOperators.LSHR, sf).and(mask).or(MAGIC).reinterpretAsFloats().sub(z3);
                     g3 = FMA ? d3.fma(s3, g3) : d3.mul(s3).add(g3);
