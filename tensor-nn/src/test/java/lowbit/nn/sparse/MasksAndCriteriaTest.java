@@ -166,6 +166,35 @@ class MasksAndCriteriaTest {
     }
 
     @Test
+    void badScoresStatisticsAndMaskShapesAreNamed() {
+        // NaN scores: every mask builder names the entry, not only the N:M one
+        float[] nan = {1, 2, 3, Float.NaN, 5, 6, 7, 8};
+        assertThatThrownBy(() -> Masks.perRow(nan, 2, 4, 0.5)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("row 0, col 3 is NaN");
+        assertThatThrownBy(() -> Masks.perMatrix(nan, 2, 4, 0.5)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("row 0, col 3 is NaN");
+        assertThatThrownBy(() -> Masks.perMatrix(new float[8], 2, 4, Double.NaN))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("[0, 1)");
+        // a NaN calibration statistic is refused where the statistics are built, before it could become NaN scores
+        assertThatThrownBy(() -> ArrayCalibrationStats.of(10, new float[2], new float[] {1, Float.NaN}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("meanSquare[1] = NaN");
+        // N >= M and a pattern that does not divide the input dimension, at every entry point
+        assertThatThrownBy(() -> NmPattern.of(5, 4)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("5:4");
+        assertThatThrownBy(() -> LearnableNmMask.random(NmPattern.FOUR_EIGHT, 2, 12, 0.1, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("12");
+        // masks of the wrong shape: for a layer, for a weight, for compression
+        lowbit.nn.Linear base = new lowbit.nn.Linear(lowbit.nn.DenseWeight.of(new float[32], 4, 8).frozen(),
+                new float[4]);
+        assertThatThrownBy(() -> new MaskedLinear(base, LearnableNmMask.random(NmPattern.TWO_FOUR, 4, 4, 0.1, 1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("[4, 4] does not fit")
+                .hasMessageContaining("[4, 8]");
+        PruningMask twoByFour = Masks.nm(new float[8], 2, 4, NmPattern.TWO_FOUR);
+        assertThatThrownBy(() -> twoByFour.compress(new float[16], NmPattern.TWO_FOUR, DType.F32))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("[2, 4]");
+    }
+
+    @Test
     void aPrunedLinearWeightPlugsIntoLinear() {
         Random r = new Random(SEED + 1);
         int out = 8, in = 32;

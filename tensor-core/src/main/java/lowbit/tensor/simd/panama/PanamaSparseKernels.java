@@ -18,10 +18,12 @@ import lowbit.tensor.simd.SparseKernels;
 /**
  * Vector API kernels of the sparse layouts.
  *
- * <p><b>N:M rows</b> run in two passes per block of (up to four) rows. First the rows' in-group indices are turned
- * into a column bitmask (1 bit per column, in a small scratch array): for 2:4, whose index byte holds two groups,
- * with a byte-vector table lookup per nibble (16-entry table, {@code selectFrom}) — 64 index bytes per step at 512
- * bits; for other patterns through a scalar table of e groups' index bits (e·N·⌈log₂M⌉ ≤ 8 bits per entry). Then,
+ * <p><b>2:4</b> (float and quantized values) goes to {@link PanamaTwoFourKernels}: one two-vector permute of x per L
+ * kept values, lane indices straight from the 2-bit index stream.
+ *
+ * <p><b>Other N:M rows</b> run in two passes per block of (up to four) rows. First the rows' in-group indices are
+ * turned into a column bitmask (1 bit per column, in a small scratch array) through a scalar table of e groups'
+ * index bits (e·N·⌈log₂M⌉ ≤ 8 bits per entry). Then,
  * chunk by chunk (a chunk is L consecutive columns, L/M whole groups, kc = L·N/M kept values), the chunk's L mask
  * bits select x's kept inputs with {@code compress} (they land in lanes 0..kc−1 in column order) and one FMA with the
  * chunk's values (a whole vector loaded at the chunk's first value: lanes from kc on meet compress's zeros) adds
@@ -59,24 +61,8 @@ final class PanamaSparseKernels implements SparseKernels {
             java.lang.invoke.MethodHandles.byteArrayViewVarHandle(short[].class, LE);
     private static final ConcurrentHashMap<Integer, Plan> PLANS = new ConcurrentHashMap<>();
     private static final Plan NONE = new Plan(0, 0, 0, 0, 0, null);
-    /** 2:4 nibble (two 2-bit indices) → the group's 4-bit lane mask, in the first 16 lanes of a byte vector. */
-    private static final ByteVector NIBBLE_MASK;
-    /** The same for a whole index byte (two groups) → 8 mask bits, for the scalar tail of the decode. */
-    private static final int[] BYTE_MASK = new int[256];
     /** Lane i ← lane (i + L/2) mod L: moves the low half of a vector to the high half (and back). */
     private static final VectorShuffle<Float> HALF_ROTATE = VectorShuffle.fromOp(F, i -> (i + L / 2) % L);
-
-    static {
-        byte[] t = new byte[B.length()];
-        for (int i = 0; i < t.length; i++) {
-            int nib = i & 15;
-            t[i] = (byte) ((1 << (nib & 3)) | (1 << (nib >>> 2)));
-        }
-        NIBBLE_MASK = ByteVector.fromArray(B, t, 0);
-        for (int w = 0; w < 256; w++) {
-            BYTE_MASK[w] = (t[w & 15] & 0xF) | ((t[w >>> 4] & 0xF) << 4);
-        }
-    }
 
     /**
      * How an N:M pattern is decoded at this width.
@@ -121,8 +107,9 @@ final class PanamaSparseKernels implements SparseKernels {
         return new Plan(groupsPerChunk * n, groupsPerChunk * groupBits, entryBits, e * m, groupsPerChunk / e, table);
     }
 
-    private static boolean is24(Plan p, int n, int m) {
-        return n == 2 && m == 4;
+    /** Whether a pattern goes to {@link PanamaTwoFourKernels}. */
+    private static boolean twoFour(int n, int m, int idxBits) {
+        return n == 2 && m == 4 && idxBits == 2 && PanamaTwoFourKernels.supported();
     }
 
     /** Bytes of column bitmask per row for {@code chunks} whole chunks. */
@@ -134,24 +121,8 @@ final class PanamaSparseKernels implements SparseKernels {
      * Writes the column bitmask of the row's first {@code chunks} chunks (bit c = column c kept) to
      * {@code mb[mo ..]}, from the row's index stream at byte {@code io}.
      */
-    private static void decodeMasks(Plan p, boolean twoFour, MemorySegment idx, long io, int chunks, byte[] mb,
-            int mo) {
+    private static void decodeMasks(Plan p, MemorySegment idx, long io, int chunks, byte[] mb, int mo) {
         int nbytes = maskBytes(chunks);
-        if (twoFour) {
-            // index byte j holds groups 2j and 2j+1, exactly the 8 columns of mask byte j
-            int i = 0;
-            int vl = B.length();
-            for (; i + vl <= nbytes; i += vl) {
-                ByteVector v = ByteVector.fromMemorySegment(B, idx, io + i, LE);
-                ByteVector lo = v.and((byte) 15).selectFrom(NIBBLE_MASK);
-                ByteVector hi = v.lanewise(VectorOperators.LSHR, 4).and((byte) 15).selectFrom(NIBBLE_MASK);
-                lo.or(hi.lanewise(VectorOperators.LSHL, 4)).intoArray(mb, mo + i);
-            }
-            for (; i < nbytes; i++) {
-                mb[mo + i] = (byte) BYTE_MASK[idx.get(ValueLayout.JAVA_BYTE, io + i) & 0xFF];
-            }
-            return;
-        }
         Arrays.fill(mb, mo, mo + nbytes, (byte) 0);
         for (int ch = 0; ch < chunks; ch++) {
             long m = chunkMask(p, idx, io, ch);
@@ -163,10 +134,10 @@ final class PanamaSparseKernels implements SparseKernels {
     }
 
     /** {@link #decodeMasks} for four consecutive rows, row i's bitmask at mb[i·mbRow]. */
-    private static void decodeMasks4(Plan p, boolean twoFour, MemorySegment idx, long io, long stride, int chunks,
-            byte[] mb, int mbRow) {
+    private static void decodeMasks4(Plan p, MemorySegment idx, long io, long stride, int chunks, byte[] mb,
+            int mbRow) {
         for (int i = 0; i < 4; i++) {
-            decodeMasks(p, twoFour, idx, io + i * stride, chunks, mb, i * mbRow);
+            decodeMasks(p, idx, io + i * stride, chunks, mb, i * mbRow);
         }
     }
 
@@ -218,6 +189,10 @@ final class PanamaSparseKernels implements SparseKernels {
     @Override
     public void gemvNm(int n, int m, int idxBits, int cols, float[] vals, int valOff, MemorySegment idx, long idxOff,
             long idxStride, float[] x, int xOff, float[] y, int yOff, int rows) {
+        if (twoFour(n, m, idxBits)) {
+            PanamaTwoFourKernels.gemv(cols, vals, valOff, idx, idxOff, idxStride, x, xOff, y, yOff, rows);
+            return;
+        }
         Plan p = plan(n, m, idxBits);
         if (p == null || cols < L) {
             SCALAR.gemvNm(n, m, idxBits, cols, vals, valOff, idx, idxOff, idxStride, x, xOff, y, yOff, rows);
@@ -226,19 +201,18 @@ final class PanamaSparseKernels implements SparseKernels {
         int kept = cols / m * n;
         int chunks = cols / L;
         int mbRow = maskBytes(chunks);
-        boolean twoFour = is24(p, n, m);
         byte[] mb = new byte[4 * mbRow];
         float[] tmp = new float[L];
         int r = 0;
         for (; r + 4 <= rows; r += 4) {
             long io = idxOff + r * idxStride;
-            decodeMasks4(p, twoFour, idx, io, idxStride, chunks, mb, mbRow);
+            decodeMasks4(p, idx, io, idxStride, chunks, mb, mbRow);
             rows4(n, m, idxBits, chunks, p.kc, kept, vals, valOff + r * kept, idx, io, idxStride, mb, mbRow, x, xOff, y,
                     yOff + r, tmp);
         }
         for (; r < rows; r++) {
             long io = idxOff + r * idxStride;
-            decodeMasks(p, twoFour, idx, io, chunks, mb, 0);
+            decodeMasks(p, idx, io, chunks, mb, 0);
             y[yOff + r] = row(n, m, idxBits, chunks, p.kc, kept, vals, valOff + r * kept, idx, io, mb, x, xOff, tmp);
         }
     }
@@ -314,26 +288,39 @@ final class PanamaSparseKernels implements SparseKernels {
         long lastLoad = ((long) groups * units - 1) * unitBytes;
         // rows whose last code load would pass the end of the segment go to the scalar twin (always the same rows)
         int safe = PanamaAffineKernels.safeEnd(codes.asSlice(codeOff), codeStride, lastLoad, 0, rows);
-        int chunks = cols / L;
-        int mbRow = maskBytes(chunks);
-        boolean twoFour = is24(p, n, m);
-        byte[] mb = new byte[4 * mbRow];
-        float[] tmp = new float[L];
-        int r = 0;
-        for (; r + 4 <= safe; r += 4) {
-            decodeMasks4(p, twoFour, idx, idxOff + r * idxStride, idxStride, chunks, mb, mbRow);
-            affineRows4(codes, codeOff + r * codeStride, codeStride, bits, groups, units, unitBytes, scales,
-                    scaleOff + r * scaleStride, scaleStride, zeros, zero, mb, mbRow, x, xOff, y, yOff + r, tmp);
-        }
-        for (; r < safe; r++) {
-            decodeMasks(p, twoFour, idx, idxOff + r * idxStride, chunks, mb, 0);
-            y[yOff + r] = affineRow(codes, codeOff + r * codeStride, bits, groups, units, unitBytes, scales,
-                    scaleOff + r * scaleStride, zeros, zero, mb, x, xOff, tmp);
+        if (twoFour(n, m, idxBits)) {
+            PanamaTwoFourKernels.gemvAffine(codes, codeOff, codeStride, bits, groups, units, unitBytes, scales,
+                    scaleOff, scaleStride, zeros, zero, idx, idxOff, idxStride, x, xOff, y, yOff, safe);
+        } else {
+            affine(p, codes, codeOff, codeStride, bits, groups, units, unitBytes, scales, scaleOff, scaleStride, zeros,
+                    zero, idx, idxOff, idxStride, cols, x, xOff, y, yOff, safe);
         }
         if (safe < rows) {
             SCALAR.gemvNmAffine(n, m, idxBits, cols, codes, codeOff + safe * codeStride, codeStride, bits, group,
                     scales, scaleOff + safe * scaleStride, scaleStride, zeros, zero, idx, idxOff + safe * idxStride,
                     idxStride, x, xOff, y, yOff + safe, rows - safe);
+        }
+    }
+
+    /** Rows [0, safe) of a pattern other than 2:4, by column bitmask and compress. */
+    private static void affine(Plan p, MemorySegment codes, long codeOff, long codeStride, int bits, int groups,
+            int units, long unitBytes, float[] scales, int scaleOff, int scaleStride, byte[] zeros, int zero,
+            MemorySegment idx, long idxOff, long idxStride, int cols, float[] x, int xOff, float[] y, int yOff,
+            int safe) {
+        int chunks = cols / L;
+        int mbRow = maskBytes(chunks);
+        byte[] mb = new byte[4 * mbRow];
+        float[] tmp = new float[L];
+        int r = 0;
+        for (; r + 4 <= safe; r += 4) {
+            decodeMasks4(p, idx, idxOff + r * idxStride, idxStride, chunks, mb, mbRow);
+            affineRows4(codes, codeOff + r * codeStride, codeStride, bits, groups, units, unitBytes, scales,
+                    scaleOff + r * scaleStride, scaleStride, zeros, zero, mb, mbRow, x, xOff, y, yOff + r, tmp);
+        }
+        for (; r < safe; r++) {
+            decodeMasks(p, idx, idxOff + r * idxStride, chunks, mb, 0);
+            y[yOff + r] = affineRow(codes, codeOff + r * codeStride, bits, groups, units, unitBytes, scales,
+                    scaleOff + r * scaleStride, zeros, zero, mb, x, xOff, tmp);
         }
     }
 
