@@ -232,19 +232,19 @@ final class PanamaNibbleKernels {
         return (L >= 16 ? q.selectFrom(ta) : q.selectFrom(ta, tb)).reinterpretAsFloats();
     }
 
-    /**
-     * {@link lowbit.tensor.simd.CodebookKernels#gemvPrepared}: per block and row the table is scaled by the block's
-     * absmax once (fl(table[q]·absmax), the dequantized values), then per L code bytes one zero-extending load, the
-     * high nibbles (even elements in bitsandbytes' packing, shift right 4) and the low ones (odd, AND 15) looked up
-     * by lane permutation and fused with the even and odd halves of x. Four rows at a time share the x loads; a row's
-     * result is its accumulator's lanes added in lane order, the same in the single-row loop. At 128 bits (a table
-     * needs four vectors) x is put back in column order and the general kernel runs.
-     */
     /** Whether {@link #codebookGemv} runs its own kernel (at least 8 float lanes, a table in one or two vectors). */
     static boolean codebookPrepared() {
         return L >= 8;
     }
 
+    /**
+     * {@link lowbit.tensor.simd.CodebookKernels#gemvPrepared}: per block and row the table is scaled by the block's
+     * absmax once (fl(table[q]·absmax), the dequantized values), then per L code bytes one zero-extending load, the
+     * high nibbles (even elements in bitsandbytes' packing, shift right 4) and the low ones (odd, AND 15) looked up
+     * by lane permutation and fused with the even and odd halves of x. Two rows at a time share the x loads; a row's
+     * result is its accumulator's lanes added in lane order, the same in the single-row loop. At 128 bits (a table
+     * needs four vectors) x is put back in column order and the general kernel runs.
+     */
     static void codebookGemv(MemorySegment codes, float[] table, int cols, int blockSize, float[] absmax,
             long blockOff, float[] xp, int xpOff, int rowFrom, int rowTo, float[] y, int yOff,
             PanamaCodebookKernels general) {
@@ -263,17 +263,15 @@ final class PanamaNibbleKernels {
         long rowBytes = cols / 2;
         long room = codes.byteSize() - (rowBytes - L + LOAD);
         int safe = room < 0 ? rowFrom : (int) Math.max(rowFrom, Math.min(rowTo, room / rowBytes + 1));
-        FloatVector ta = FloatVector.fromArray(F, table, 0);
-        FloatVector tb = FloatVector.fromArray(F, table, 16 - L);
         float[] tmp = new float[L];
         int blocks = cols / blockSize;
         int r = rowFrom;
-        for (; r + 4 <= safe; r += 4) {
-            codebookRows4(codes, r * rowBytes, rowBytes, cols, blockSize, ta, tb, absmax,
+        for (; r + 2 <= safe; r += 2) {
+            codebookRows2(codes, r * rowBytes, rowBytes, cols, blockSize, table, absmax,
                     (int) ((long) r * blocks - blockOff), blocks, xp, xpOff, y, yOff + r, tmp);
         }
         for (; r < safe; r++) {
-            y[yOff + r] = codebookRow(codes, r * rowBytes, cols, blockSize, ta, tb, absmax,
+            y[yOff + r] = codebookRow(codes, r * rowBytes, cols, blockSize, table, absmax,
                     (int) ((long) r * blocks - blockOff), xp, xpOff, tmp);
         }
         if (safe < rowTo) {
@@ -281,8 +279,10 @@ final class PanamaNibbleKernels {
         }
     }
 
-    private static float codebookRow(MemorySegment codes, long off, int cols, int blockSize, FloatVector ta,
-            FloatVector tb, float[] absmax, int ai, float[] xp, int xpOff, float[] tmp) {
+    private static float codebookRow(MemorySegment codes, long off, int cols, int blockSize, float[] table,
+            float[] absmax, int ai, float[] xp, int xpOff, float[] tmp) {
+        FloatVector ta = FloatVector.fromArray(F, table, 0);
+        FloatVector tb = FloatVector.fromArray(F, table, 16 - L);
         FloatVector acc = FloatVector.zero(F);
         int half = AffineKernels.NIBBLE_CHUNK / 2;
         for (int k = 0, blocks = cols / blockSize; k < blocks; k++) {
@@ -305,31 +305,28 @@ final class PanamaNibbleKernels {
         return PanamaGemv.lanes(acc, tmp);
     }
 
-    /** Rows r..r+3 (r at byte {@code off0}), each computed exactly as {@link #codebookRow} computes it. */
-    private static void codebookRows4(MemorySegment codes, long off0, long rowBytes, int cols, int blockSize,
-            FloatVector ta, FloatVector tb, float[] absmax, int ai, int stride, float[] xp, int xpOff, float[] y,
-            int yo, float[] tmp) {
+    /**
+     * Rows r and r+1 (r at byte {@code off0}), each computed exactly as {@link #codebookRow} computes it. Two rows,
+     * not four: a four-row body (8 table lookups per step) passes C2's node budget for inlining
+     * (NodeCountInliningCutoff), the lookups left out are then boxed and the kernel ran 20x slower than this.
+     */
+    private static void codebookRows2(MemorySegment codes, long off0, long rowBytes, int cols, int blockSize,
+            float[] table, float[] absmax, int ai, int stride, float[] xp, int xpOff, float[] y, int yo, float[] tmp) {
+        // the table is loaded here, not passed in: a vector argument of a method C2 does not inline arrives as an
+        // object of the abstract type
+        FloatVector ta = FloatVector.fromArray(F, table, 0);
+        FloatVector tb = FloatVector.fromArray(F, table, 16 - L);
         long off1 = off0 + rowBytes;
-        long off2 = off1 + rowBytes;
-        long off3 = off2 + rowBytes;
         FloatVector a0 = FloatVector.zero(F);
         FloatVector a1 = a0;
-        FloatVector a2 = a0;
-        FloatVector a3 = a0;
         int half = AffineKernels.NIBBLE_CHUNK / 2;
         for (int k = 0, blocks = cols / blockSize; k < blocks; k++) {
             float m0 = absmax[ai + k];
             float m1 = absmax[ai + stride + k];
-            float m2 = absmax[ai + 2 * stride + k];
-            float m3 = absmax[ai + 3 * stride + k];
             IntVector s0a = ta.mul(m0).reinterpretAsInts();
             IntVector s0b = tb.mul(m0).reinterpretAsInts();
             IntVector s1a = ta.mul(m1).reinterpretAsInts();
             IntVector s1b = tb.mul(m1).reinterpretAsInts();
-            IntVector s2a = ta.mul(m2).reinterpretAsInts();
-            IntVector s2b = tb.mul(m2).reinterpretAsInts();
-            IntVector s3a = ta.mul(m3).reinterpretAsInts();
-            IntVector s3b = tb.mul(m3).reinterpretAsInts();
             int c = xpOff + k * blockSize;
             long b = (long) k * blockSize / 2;
             for (int e = c + blockSize; c < e; c += AffineKernels.NIBBLE_CHUNK, b += half) {
@@ -339,33 +336,21 @@ final class PanamaNibbleKernels {
                     long bh = b + h * L;
                     IntVector v0 = load(codes, off0 + bh);
                     IntVector v1 = load(codes, off1 + bh);
-                    IntVector v2 = load(codes, off2 + bh);
-                    IntVector v3 = load(codes, off3 + bh);
                     FloatVector e0 = lookup(v0.lanewise(VectorOperators.LSHR, 4), s0a, s0b);
                     FloatVector e1 = lookup(v1.lanewise(VectorOperators.LSHR, 4), s1a, s1b);
-                    FloatVector e2 = lookup(v2.lanewise(VectorOperators.LSHR, 4), s2a, s2b);
-                    FloatVector e3 = lookup(v3.lanewise(VectorOperators.LSHR, 4), s3a, s3b);
                     FloatVector o0 = lookup(v0.and(15), s0a, s0b);
                     FloatVector o1 = lookup(v1.and(15), s1a, s1b);
-                    FloatVector o2 = lookup(v2.and(15), s2a, s2b);
-                    FloatVector o3 = lookup(v3.and(15), s3a, s3b);
                     if (FMA) {
                         a0 = o0.fma(xo, e0.fma(xe, a0));
                         a1 = o1.fma(xo, e1.fma(xe, a1));
-                        a2 = o2.fma(xo, e2.fma(xe, a2));
-                        a3 = o3.fma(xo, e3.fma(xe, a3));
                     } else {
                         a0 = o0.mul(xo).add(e0.mul(xe).add(a0));
                         a1 = o1.mul(xo).add(e1.mul(xe).add(a1));
-                        a2 = o2.mul(xo).add(e2.mul(xe).add(a2));
-                        a3 = o3.mul(xo).add(e3.mul(xe).add(a3));
                     }
                 }
             }
         }
         y[yo] = PanamaGemv.lanes(a0, tmp);
         y[yo + 1] = PanamaGemv.lanes(a1, tmp);
-        y[yo + 2] = PanamaGemv.lanes(a2, tmp);
-        y[yo + 3] = PanamaGemv.lanes(a3, tmp);
     }
 }
