@@ -198,24 +198,7 @@ public class LayoutGemvBench {
     /** The scalar twin on the same threads and row chunks (the NF4 one with F32 absmax decoded up front). */
     @Benchmark
     public float gemv_scalar() {
-        if (nf4 != null) {
-            MemorySegment codes = nf4.packedCodes();
-            float[] table = nf4.codebook();
-            float[] absmax = kAbsmax;
-            Parallel.forRange(0, rows, 16, (from, to) -> SCALAR4.gemv(codes, table, cols, 64, absmax, 0, x, 0,
-                    (int) from, (int) to, y, 0));
-            return y[rows - 1];
-        }
-        MemorySegment codes = w.packedCodes();
-        long rowBytes = w.rowBytes();
-        int bits = w.spec().bits();
-        int g = w.spec().groupSize();
-        float[] scales = kScales;
-        int zero = w.spec().symmetricZero();
-        int stride = w.scaleCols();
-        Parallel.forRange(0, rows, 16, (from, to) -> SCALAR.gemvGroups(codes, rowBytes, bits, cols, g, scales,
-                zeroBytes, zero, stride, x, 0, (int) from, (int) to, y, 0));
-        return y[rows - 1];
+        return direct(SCALAR, SCALAR4);
     }
 
     /**
@@ -226,11 +209,16 @@ public class LayoutGemvBench {
      */
     @Benchmark
     public float gemv_general() {
+        return direct(SIMD, SIMD4);
+    }
+
+    /** The general GEMV kernel of {@code affine} or {@code codebook}, called directly in row chunks of 16. */
+    private float direct(AffineKernels affine, CodebookKernels codebook) {
         if (nf4 != null) {
             MemorySegment codes = nf4.packedCodes();
             float[] table = nf4.codebook();
             float[] absmax = kAbsmax;
-            Parallel.forRange(0, rows, 16, (from, to) -> SIMD4.gemv(codes, table, cols, 64, absmax, 0, x, 0,
+            Parallel.forRange(0, rows, 16, (from, to) -> codebook.gemv(codes, table, cols, 64, absmax, 0, x, 0,
                     (int) from, (int) to, y, 0));
             return y[rows - 1];
         }
@@ -241,7 +229,7 @@ public class LayoutGemvBench {
         float[] scales = kScales;
         int zero = w.spec().symmetricZero();
         int stride = w.scaleCols();
-        Parallel.forRange(0, rows, 16, (from, to) -> SIMD.gemvGroups(codes, rowBytes, bits, cols, g, scales,
+        Parallel.forRange(0, rows, 16, (from, to) -> affine.gemvGroups(codes, rowBytes, bits, cols, g, scales,
                 zeroBytes, zero, stride, x, 0, (int) from, (int) to, y, 0));
         return y[rows - 1];
     }
