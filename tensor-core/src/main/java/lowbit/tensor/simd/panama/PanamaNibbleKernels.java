@@ -22,8 +22,11 @@ import lowbit.tensor.simd.ScalarCodebookKernels;
  * chunk (no permutation of codes or x in the loop). Each half is converted to float and fused into the group
  * accumulator: per 2L codes and row one load, 1 AND, 1 shift, 2 conversions, 2 FMAs. The zero point is applied
  * per group outside the loop, as s·z·X_k with the prepared group sum X_k, instead of per code (the general kernel's
- * exact (q − z) decode costs a byte shuffle, a variable shift, a mask, an OR and a subtraction per L codes:
- * measured 1.6x slower in an L2-resident 64×14336 test on a Sapphire Rapids core, 8.3 against 5.1 GB/s of codes).
+ * exact (q − z) decode costs a byte shuffle, a variable shift, a mask, an OR and a subtraction per L codes).
+ * Measured in thread CPU time on one thread of the shared 2-core AVX-512 machine (2026-12-01, load average 9-11,
+ * layout GEMV against the general kernel alternately in one JVM): int4 g128 1.07x faster at 4096×14336 (DRAM), 1.22x
+ * at 64×14336 (L2; its first author noted 1.6x there, 8.3 against 5.1 GB/s of codes, not reproduced). The NF4/FP4
+ * kernel below (a table lookup per half instead of the conversion) measured 1.49x (4096×14336) and 1.97x (64×14336).
  *
  * <p>Four rows at a time share the x loads; a row's result is its accumulator's lanes added in lane order minus
  * the scalar sum of s·z·X_k over the groups in order, and the single-row loop computes a row the same way, so a row's
