@@ -33,7 +33,8 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
  * Fused GEMV y = Ŵ·x of the group-wise affine and NF4 layouts for LLM shapes (rows × cols = out × in) at 1 and 2
- * threads, beside the scalar twin and beside the streaming-read baseline ({@link StreamingRead}) in the same run. The
+ * threads, beside the scalar twin, the general Vector API kernels ({@link #gemv_general}: what int4 groups and NF4
+ * ran before their prepared-x path) and the streaming-read baseline ({@link StreamingRead}) in the same run. The
  * bytes a GEMV reads are printed at setup ({@link #bytesRead}: codes + float scales (+ one byte per zero point) for
  * affine, codes + float absmax (or one byte per block + the second-level floats) for NF4, as held in memory);
  * % of bandwidth = (bytesRead / gemv time) / (256 MiB / stream time).
@@ -51,6 +52,8 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 public class LayoutGemvBench {
     private static final AffineKernels SCALAR = new ScalarAffineKernels();
     private static final CodebookKernels SCALAR4 = new ScalarCodebookKernels();
+    private static final AffineKernels SIMD = VectorizationProvider.get().affine();
+    private static final CodebookKernels SIMD4 = VectorizationProvider.get().codebooks();
 
     @Param({"4096x14336"})
     String shape;
@@ -71,6 +74,9 @@ public class LayoutGemvBench {
     int rows;
     int cols;
     byte[] zeroBytes;
+    /** The kernels' arrays for the direct kernel calls, copied once (the accessors return copies). */
+    float[] kScales;
+    float[] kAbsmax;
 
     /** Parses e.g. {@code int4_g128_asym_f16}. */
     static AffineSpec spec(String layout) {
@@ -157,9 +163,11 @@ public class LayoutGemvBench {
         if (layout.startsWith("nf4")) {
             nf4 = randomNf4(arena, rows, cols, layout.endsWith("_dq"), r);
             m = nf4;
+            kAbsmax = nf4.absmax();
         } else {
             w = random(arena, rows, cols, spec(layout), r);
             m = w;
+            kScales = w.scales();
             int[] z = w.zeros();
             if (z != null) {
                 zeroBytes = new byte[z.length];
@@ -190,11 +198,27 @@ public class LayoutGemvBench {
     /** The scalar twin on the same threads and row chunks (the NF4 one with F32 absmax decoded up front). */
     @Benchmark
     public float gemv_scalar() {
+        return direct(SCALAR, SCALAR4);
+    }
+
+    /**
+     * The Vector API kernels on the column-order x that the layouts ran before the prepared 4-bit path (and still run
+     * for other shapes): {@code gemvGroups} with the exact (q − z) decode, the codebook {@code gemv}; same threads and
+     * row chunks as the scalar twin. {@code python3 jmh/ratios.py r.json --baseline general} gives the layout's
+     * speed-up over them in the same run (1.0 for the layouts without a prepared path).
+     */
+    @Benchmark
+    public float gemv_general() {
+        return direct(SIMD, SIMD4);
+    }
+
+    /** The general GEMV kernel of {@code affine} or {@code codebook}, called directly in row chunks of 16. */
+    private float direct(AffineKernels affine, CodebookKernels codebook) {
         if (nf4 != null) {
             MemorySegment codes = nf4.packedCodes();
             float[] table = nf4.codebook();
-            float[] absmax = nf4.absmax();
-            Parallel.forRange(0, rows, 16, (from, to) -> SCALAR4.gemv(codes, table, cols, 64, absmax, 0, x, 0,
+            float[] absmax = kAbsmax;
+            Parallel.forRange(0, rows, 16, (from, to) -> codebook.gemv(codes, table, cols, 64, absmax, 0, x, 0,
                     (int) from, (int) to, y, 0));
             return y[rows - 1];
         }
@@ -202,10 +226,10 @@ public class LayoutGemvBench {
         long rowBytes = w.rowBytes();
         int bits = w.spec().bits();
         int g = w.spec().groupSize();
-        float[] scales = w.scales();
+        float[] scales = kScales;
         int zero = w.spec().symmetricZero();
         int stride = w.scaleCols();
-        Parallel.forRange(0, rows, 16, (from, to) -> SCALAR.gemvGroups(codes, rowBytes, bits, cols, g, scales,
+        Parallel.forRange(0, rows, 16, (from, to) -> affine.gemvGroups(codes, rowBytes, bits, cols, g, scales,
                 zeroBytes, zero, stride, x, 0, (int) from, (int) to, y, 0));
         return y[rows - 1];
     }

@@ -3,6 +3,7 @@ package lowbit.tensor.layout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Objects;
+import lowbit.tensor.simd.AffineKernels;
 import lowbit.tensor.simd.CodebookKernels;
 import lowbit.tensor.simd.ScalarCodebookKernels;
 import lowbit.tensor.simd.VectorizationProvider;
@@ -33,6 +34,8 @@ public abstract sealed class Codebook4Matrix extends AbstractQuantizedMatrix per
     /** bitsandbytes' default block size. */
     public static final int DEFAULT_BLOCK_SIZE = 64;
     private static final CodebookKernels K = VectorizationProvider.get().codebooks();
+    /** For the nibble input of the prepared GEMV (the same even/odd chunks as the int4 affine path). */
+    private static final AffineKernels NIBBLES = VectorizationProvider.get().affine();
 
     private final int blockSize;
     private final MemorySegment codes;
@@ -254,6 +257,38 @@ public abstract sealed class Codebook4Matrix extends AbstractQuantizedMatrix per
         long b1 = ((long) rowTo * cols - 1) / blockSize + 1;
         K.gemv(codes, table(), cols, blockSize, absmaxRange(b0, b1), absmax != null ? 0 : b0, x, xOff, rowFrom,
                 rowTo, y, yOff);
+    }
+
+    /**
+     * For a GEMV or a GEMM of at most {@value #SMALL_N} rows with blocks inside rows ({@link
+     * CodebookKernels#prefersPrepared}): each X row as a nibble input (even/odd halves of 32-column chunks), once per
+     * product. Otherwise nothing.
+     */
+    @Override
+    protected Object prepareInput(float[] x, int n) {
+        int cols = cols();
+        if (n > SMALL_N || !K.prefersPrepared(cols, blockSize)) {
+            return null;
+        }
+        int len = AffineKernels.nibbleInputLength(cols, cols);
+        float[] xp = new float[n * len];
+        for (int i = 0; i < n; i++) {
+            NIBBLES.prepareNibbleInput(x, i * cols, cols, cols, xp, i * len);
+        }
+        return xp;
+    }
+
+    @Override
+    protected void gemvBaseRows(float[] x, int xOff, Object prepared, int xRow, float[] y, int yOff, int rowFrom,
+            int rowTo) {
+        if (rowFrom == rowTo) {
+            return;
+        }
+        int cols = cols();
+        long b0 = (long) rowFrom * cols / blockSize;
+        long b1 = (long) rowTo * cols / blockSize;
+        K.gemvPrepared(codes, table(), cols, blockSize, absmaxRange(b0, b1), absmax != null ? 0 : b0,
+                (float[]) prepared, xRow * AffineKernels.nibbleInputLength(cols, cols), rowFrom, rowTo, y, yOff);
     }
 
     /** See {@link LayoutTiling#gemmTileRows}. */

@@ -29,13 +29,17 @@ import lowbit.tensor.simd.VectorizationProvider;
  * groups need not be contiguous. That case runs a slower kernel (the row's scales are gathered per column).
  *
  * <p><b>Products</b> follow {@link QuantizedMatrix}; each GEMV element is within γ_m·Σ_c |s·(q − z)·x[c]| of the exact
- * value, m = cols + (groups per row) + 3, γ_m = m·u/(1 − m·u), u = 2^-24. NaN or infinite x propagates as in float
- * arithmetic. The Vector API kernels need groups of at least one vector unit (max(L, 8) codes, L = float lanes: 16
- * at 512 bits) that start on a byte (g·bits a multiple of 8); smaller or misaligned groups run the scalar kernel, and
- * act-order and the per-column granularities gather a row's scales first (slower than groups along in). GEMM with
- * more than 8 rows of X dequantizes 4 MiB tiles of W and multiplies them with the dense kernel. Construction
- * validates everything (shape against the spec, codes and zero points in range, scales finite
- * and non-zero also after F16 rounding, g_idx in range); the kernels then trust the data.
+ * value, m = cols + (groups per row) + 3, γ_m = m·u/(1 − m·u), u = 2^-24; except 4-bit codes in groups (along in,
+ * per row or per tensor) of a multiple of 32 columns, the int4 GPTQ/AWQ case, whose GEMV (and GEMM of up to 8 rows)
+ * keeps the zero point out of the inner loop, y = Σ_k s_k·(Σ_{c∈k} q_c·x_c − z_k·Σ_{c∈k} x_c), and is within
+ * γ_m·Σ_c |s|·(q + z)·|x[c]| ({@link AffineKernels#gemvNibbleGroups}). NaN or infinite x propagates as in float
+ * arithmetic of s·(q − z)·x (an x whose group sums are not all finite takes the exact-decode kernel). The Vector
+ * API kernels need groups of at least one vector unit (max(L, 8) codes, L = float lanes: 16 at 512 bits) that start
+ * on a byte (g·bits a multiple of 8); smaller or misaligned groups run the scalar kernel, and act-order and the
+ * per-column granularities gather a row's scales first (slower than groups along in). GEMM with more than 8 rows of
+ * X dequantizes 4 MiB tiles of W and multiplies them with the dense kernel. Construction validates everything (shape
+ * against the spec, codes and zero points in range, scales finite and non-zero also after F16 rounding, g_idx in
+ * range); the kernels then trust the data.
  */
 public final class GroupwiseAffine extends AbstractQuantizedMatrix {
     private static final AffineKernels K = VectorizationProvider.get().affine();
@@ -521,6 +525,45 @@ public final class GroupwiseAffine extends AbstractQuantizedMatrix {
             K.gemvColumns(codes, rowBytes, bits, cols, xs, zerosInt, off, zc, r, end, y, yOff);
             r = end;
         }
+    }
+
+    /** Whether the GEMV runs the 4-bit groups kernel on a prepared x ({@link AffineKernels#gemvNibbleGroups}). */
+    private boolean nibblePath() {
+        return groupsFamily() && AffineKernels.nibbleGroups(spec.bits(), cols(), group());
+    }
+
+    /**
+     * For the 4-bit groups path ({@link AffineKernels#nibbleGroups}) of a GEMV or a GEMM of at most
+     * {@value #SMALL_N} rows: each X row's nibble input (x as even/odd halves of 32-column chunks plus its group
+     * sums), once per product. Otherwise nothing, and also nothing when a group sum X_k is not finite (NaN or
+     * infinite x, or a sum that overflows): s·q·x − s·z·X_k would then turn ∞ − ∞ into NaN where the exact decode
+     * s·(q − z)·x propagates ∞ (or gives a finite value), so such inputs take the general kernel.
+     */
+    @Override
+    protected Object prepareInput(float[] x, int n) {
+        if (n > SMALL_N || !nibblePath()) {
+            return null;
+        }
+        int cols = cols();
+        int len = AffineKernels.nibbleInputLength(cols, group());
+        float[] xp = new float[n * len];
+        for (int i = 0; i < n; i++) {
+            K.prepareNibbleInput(x, i * cols, cols, group(), xp, i * len);
+            for (int k = i * len + cols, e = (i + 1) * len; k < e; k++) {
+                if (!Float.isFinite(xp[k])) {
+                    return null;
+                }
+            }
+        }
+        return xp;
+    }
+
+    @Override
+    protected void gemvBaseRows(float[] x, int xOff, Object prepared, int xRow, float[] y, int yOff, int rowFrom,
+            int rowTo) {
+        int len = AffineKernels.nibbleInputLength(cols(), group());
+        K.gemvNibbleGroups(codes, rowBytes, cols(), group(), scales, zeros, spec.symmetricZero(), scaleStride(),
+                (float[]) prepared, xRow * len, rowFrom, rowTo, y, yOff);
     }
 
     /** See {@link LayoutTiling#gemmTileRows}. */

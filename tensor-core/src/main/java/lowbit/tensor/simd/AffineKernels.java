@@ -54,4 +54,54 @@ public interface AffineKernels {
      */
     void gemvColumns(MemorySegment codes, long rowBytes, int bits, int cols, float[] xs, int[] colZeros, int zOff,
             int zero, int rowFrom, int rowTo, float[] y, int yOff);
+    // ---- 4-bit groups with a prepared input (the fast GEMV path of GPTQ/AWQ-style int4) ----
+
+    /** Elements per chunk of a {@linkplain #prepareNibbleInput nibble input}: 16 even, then 16 odd. */
+    int NIBBLE_CHUNK = 32;
+
+    /**
+     * Whether {@link #gemvNibbleGroups} applies to a groups-family matrix: 4-bit codes and groups of a multiple of
+     * {@value #NIBBLE_CHUNK} columns (cols a multiple of the group).
+     */
+    static boolean nibbleGroups(int bits, int cols, int group) {
+        return bits == 4 && cols > 0 && group > 0 && group % NIBBLE_CHUNK == 0 && cols % group == 0;
+    }
+
+    /** Floats of a nibble input of {@code cols} columns in groups of {@code group}: cols + cols/group. */
+    static int nibbleInputLength(int cols, int group) {
+        return cols + cols / group;
+    }
+
+    /**
+     * Prepares x for {@link #gemvNibbleGroups} (once per product; every row reads it): {@code dst[dstOff ..]} gets
+     * x in chunks of 32 columns, each as its 16 even-indexed then its 16 odd-indexed elements (the order of the low
+     * and high nibbles of 16 code bytes), followed by the group sums X_k = &Sigma;_{c in group k} x[c] (in an
+     * implementation-defined fixed order; the default adds left to right).
+     */
+    default void prepareNibbleInput(float[] x, int xOff, int cols, int group, float[] dst, int dstOff) {
+        for (int c = 0; c < cols; c += NIBBLE_CHUNK) {
+            for (int i = 0; i < NIBBLE_CHUNK / 2; i++) {
+                dst[dstOff + c + i] = x[xOff + c + 2 * i];
+                dst[dstOff + c + NIBBLE_CHUNK / 2 + i] = x[xOff + c + 2 * i + 1];
+            }
+        }
+        for (int k = 0, groups = cols / group; k < groups; k++) {
+            float t = 0;
+            for (int c = k * group, e = c + group; c < e; c++) {
+                t += x[xOff + c];
+            }
+            dst[dstOff + cols + k] = t;
+        }
+    }
+
+    /**
+     * {@code y[yOff + r] = Ŵ[r, :]·x} for r in [rowFrom, rowTo), 4-bit codes in groups ({@link #nibbleGroups}), x
+     * given as the nibble input {@code xp[xpOff ..]} of {@link #prepareNibbleInput}. Computed with the zero point
+     * outside the code sum, y = &Sigma;_k s_k·(&Sigma;_{c in k} q_c·x_c) &minus; &Sigma;_k s_k·z_k·X_k (so the inner loop
+     * is a plain code-times-x product), in an implementation-defined but fixed order. Error against the exact
+     * Ŵ·x: at most γ_m·T' with T' = &Sigma;_c |s_c|·(q_c + z_c)·|x_c| (not the T = &Sigma;|s·(q − z)·x| of
+     * {@link #gemvGroups}: the two sums may cancel), m = cols + cols/group + 3.
+     */
+    void gemvNibbleGroups(MemorySegment codes, long rowBytes, int cols, int group, float[] scales, byte[] zeros,
+            int zero, int scaleStride, float[] xp, int xpOff, int rowFrom, int rowTo, float[] y, int yOff);
 }

@@ -25,4 +25,31 @@ public interface CodebookKernels {
     /** {@code y[yOff + r] = Σ_c Ŵ[r·cols + c]·x[xOff + c]} for r in [rowFrom, rowTo). */
     void gemv(MemorySegment codes, float[] table, int cols, int blockSize, float[] absmax, long blockOff, float[] x,
             int xOff, int rowFrom, int rowTo, float[] y, int yOff);
+
+    /**
+     * Whether {@link #gemvPrepared} applies: blocks within rows (cols a multiple of the block size) made of whole
+     * chunks of {@value AffineKernels#NIBBLE_CHUNK} elements.
+     */
+    static boolean preparedShape(int cols, int blockSize) {
+        return cols > 0 && blockSize > 0 && blockSize % AffineKernels.NIBBLE_CHUNK == 0 && cols % blockSize == 0;
+    }
+
+    /**
+     * Whether a layout should prepare x for {@link #gemvPrepared} (it must still accept any {@link #preparedShape}):
+     * by default for every such shape; an implementation for which the prepared kernel is no faster than {@link #gemv}
+     * (the Vector API one at 128 bits, where it puts x back in column order) says no.
+     */
+    default boolean prefersPrepared(int cols, int blockSize) {
+        return preparedShape(cols, blockSize);
+    }
+
+    /**
+     * {@code y[yOff + r] = Σ_c Ŵ[r·cols + c]·x[c]} for r in [rowFrom, rowTo) ({@link #preparedShape} only), x given
+     * as a nibble input {@code xp[xpOff ..]} of {@link AffineKernels#prepareNibbleInput} (only its first cols floats
+     * are read: x in chunks of 32 as 16 even then 16 odd elements), in an implementation-defined fixed order within
+     * the bound of {@link #gemv} (the vector kernels and the scalar twin add the products of the dequantized weights
+     * fl(table[q]·absmax) with x, within γ_(cols+1)·Σ_c |Ŵ·x|).
+     */
+    void gemvPrepared(MemorySegment codes, float[] table, int cols, int blockSize, float[] absmax, long blockOff,
+            float[] xp, int xpOff, int rowFrom, int rowTo, float[] y, int yOff);
 }

@@ -100,4 +100,34 @@ public final class ScalarAffineKernels implements AffineKernels {
             y[yOff + r] = acc;
         }
     }
+    /**
+     * Per row: for each group, G = &Sigma; q_c·x_c left to right, acc += s·G; t += (s·z)·X_k; y = acc − t (groups left
+     * to right).
+     */
+    @Override
+    public void gemvNibbleGroups(MemorySegment codes, long rowBytes, int cols, int group, float[] scales, byte[] zeros,
+            int zero, int scaleStride, float[] xp, int xpOff, int rowFrom, int rowTo, float[] y, int yOff) {
+        int[] q = new int[cols];
+        int groups = cols / group;
+        int half = NIBBLE_CHUNK / 2;
+        for (int r = rowFrom; r < rowTo; r++) {
+            row(codes, rowBytes, 4, cols, r, q);
+            float acc = 0;
+            float t = 0;
+            for (int k = 0; k < groups; k++) {
+                int si = r * scaleStride + k;
+                int z = zeros == null ? zero : zeros[si] & 0xFF;
+                float g = 0;
+                for (int c = k * group, e = c + group; c < e; c++) {
+                    int chunk = c & -NIBBLE_CHUNK;
+                    int j = c - chunk;
+                    g += q[c] * xp[xpOff + chunk + (j & 1) * half + (j >> 1)];
+                }
+                float s = scales[si];
+                acc += s * g;
+                t += s * z * xp[xpOff + cols + k];
+            }
+            y[yOff + r] = acc - t;
+        }
+    }
 }

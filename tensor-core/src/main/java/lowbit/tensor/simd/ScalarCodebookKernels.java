@@ -46,4 +46,21 @@ public final class ScalarCodebookKernels implements CodebookKernels {
             y[yOff + r] = acc;
         }
     }
+
+    /** Per row: Σ_c fl(table[q_c]·absmax)·x_c left to right. */
+    @Override
+    public void gemvPrepared(MemorySegment codes, float[] table, int cols, int blockSize, float[] absmax,
+            long blockOff, float[] xp, int xpOff, int rowFrom, int rowTo, float[] y, int yOff) {
+        int chunk = AffineKernels.NIBBLE_CHUNK;
+        for (int r = rowFrom; r < rowTo; r++) {
+            long e = (long) r * cols;
+            float acc = 0;
+            for (int c = 0; c < cols; c++) {
+                float w = table[code(codes, e + c)] * absmax[(int) ((e + c) / blockSize - blockOff)];
+                int j = c % chunk;
+                acc += w * xp[xpOff + c - j + (j & 1) * (chunk / 2) + (j >> 1)];
+            }
+            y[yOff + r] = acc;
+        }
+    }
 }

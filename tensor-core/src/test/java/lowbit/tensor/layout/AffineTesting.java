@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Random;
 import lowbit.tensor.DType;
+import lowbit.tensor.simd.AffineKernels;
 
 /**
  * Random {@link GroupwiseAffine} instances and the reference computed from the definition Ŵ[r, c] = s·(q − z) with
@@ -108,21 +109,30 @@ final class AffineTesting {
     /**
      * Asserts {@code y[i·rows + r] ≈ Σ_c W[r, c]·x[i·cols + c]} (+ bias) for every X row i, within γ_m·Σ|terms| with
      * m = cols + groups + 3 (the bound GroupwiseAffine documents; a dense product of the float Ŵ has the smaller
-     * γ_(cols+1)), against an exact double evaluation of s·(q − z)·x.
+     * γ_(cols+1)), against an exact double evaluation of s·(q − z)·x; for the 4-bit groups path (zero point out of the
+     * code sum) the terms are |s·x|·(q + z), as documented there.
      */
     static void assertProduct(Instance in, float[] x, int n, float[] bias, float[] y, String what) {
         int rows = in.rows();
         int cols = in.cols();
         int m = cols + in.groupsPerRow() + 3 + (bias == null ? 0 : 1);
         double gamma = m * 0x1p-24 / (1 - m * 0x1p-24);
+        AffineSpec.Granularity g = in.spec().granularity();
+        int group = g == AffineSpec.Granularity.GROUP_ALONG_IN ? in.spec().groupSize() : cols;
+        // 4-bit groups of 32k columns (GEMV, GEMM of <= 8 rows): the zero point leaves the code sum, bound with q + z
+        boolean nibble = n <= 8 && in.gIdx() == null && AffineKernels.nibbleGroups(in.spec().bits(), cols, group)
+                && (g == AffineSpec.Granularity.GROUP_ALONG_IN || g == AffineSpec.Granularity.PER_TENSOR
+                        || g == AffineSpec.Granularity.PER_OUTPUT_CHANNEL);
         for (int i = 0; i < n; i++) {
             for (int r = 0; r < rows; r++) {
                 double exact = bias == null ? 0 : bias[r];
                 double abs = Math.abs(exact);
                 for (int c = 0; c < cols; c++) {
-                    double t = (double) in.scale(r, c) * (in.codes()[r * cols + c] - in.zero(r, c)) * x[i * cols + c];
+                    int q = in.codes()[r * cols + c];
+                    double t = (double) in.scale(r, c) * (q - in.zero(r, c)) * x[i * cols + c];
                     exact += t;
-                    abs += Math.abs(t);
+                    abs += nibble ? Math.abs((double) in.scale(r, c) * x[i * cols + c]) * (q + in.zero(r, c))
+                            : Math.abs(t);
                 }
                 assertThat((double) y[i * rows + r]).as("%s: Y[%d, %d]", what, i, r)
                         .isCloseTo(exact, org.assertj.core.data.Offset.offset(gamma * abs + Float.MIN_NORMAL));

@@ -197,6 +197,89 @@ class GroupwiseAffineTest {
         }
     }
 
+    /**
+     * The 4-bit groups path (groups of a multiple of 32 columns along in, per row or per tensor; the zero point out of
+     * the code sum, {@link lowbit.tensor.simd.AffineKernels#gemvNibbleGroups}) through the layout: GEMV with bias,
+     * GEMM of 3 (prepared, row by row) and 11 rows (tiled) against the definition; the GEMM's rows and the GEMV give
+     * the same bits, for one and two threads. 13 rows: the four-row loop and its tail. Act-order and 3-bit codes on
+     * the same shape take the general kernels (checked against the same definition).
+     */
+    @Test
+    @Tag("simd")
+    void fourBitGroupsPathMatchesTheDefinitionAndIsThreadInvariant() {
+        Random rnd = new Random(SEED + 7);
+        int rows = 13;
+        int cols = 256;
+        AffineSpec[] specs = {
+            AffineSpec.groupsAlongIn(4, 128, false), AffineSpec.groupsAlongIn(4, 32, true),
+            AffineSpec.groupsAlongIn(4, 64, false).withScaleType(DType.F16), AffineSpec.perTensor(4, true),
+            AffineSpec.perOutputChannel(4, false), AffineSpec.groupsAlongIn(3, 128, false)
+        };
+        for (AffineSpec spec : specs) {
+            for (boolean actOrder : spec.granularity() == AffineSpec.Granularity.GROUP_ALONG_IN
+                    ? new boolean[] {false, true} : new boolean[] {false}) {
+                String what = spec.describe() + (actOrder ? " act-order" : "") + " seed " + (SEED + 7);
+                AffineTesting.Instance in = AffineTesting.random(rnd, rows, cols, spec, actOrder);
+                GroupwiseAffine m = in.build();
+                float[] x = AffineTesting.gaussian(rnd, 11 * cols);
+                float[] bias = AffineTesting.gaussian(rnd, rows);
+                float[] y = new float[rows];
+                m.gemv(java.util.Arrays.copyOf(x, cols), bias, y);
+                AffineTesting.assertProduct(in, x, 1, bias, y, what + " gemv");
+                float[] y3 = new float[3 * rows];
+                m.gemm(java.util.Arrays.copyOf(x, 3 * cols), 3, null, y3);
+                AffineTesting.assertProduct(in, x, 3, null, y3, what + " gemm n=3");
+                float[] y11 = new float[11 * rows];
+                m.gemm(x, 11, null, y11);
+                AffineTesting.assertProduct(in, x, 11, null, y11, what + " gemm n=11");
+                for (int threads : new int[] {1, 2}) {
+                    Parallel.setParallelism(threads);
+                    for (int i = 0; i < 3; i++) {
+                        float[] yi = new float[rows];
+                        m.gemv(java.util.Arrays.copyOfRange(x, i * cols, (i + 1) * cols), null, yi);
+                        assertThat(yi).as(what + " gemv of X row " + i + " = gemm row, threads " + threads)
+                                .containsExactly(java.util.Arrays.copyOfRange(y3, i * rows, (i + 1) * rows));
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * On the 4-bit groups path a non-finite group sum X_k would make s·q·x − s·z·X_k give ∞ − ∞ = NaN; such inputs
+     * take the exact decode s·(q − z)·x, so infinities propagate (and overflowing sums cancel) as in float arithmetic.
+     */
+    @Test
+    void nonFiniteInputOnTheFourBitGroupsPathPropagatesLikeFloatArithmetic() {
+        int cols = 32;
+        int[] codes = new int[2 * cols];
+        java.util.Arrays.fill(codes, 8); // symmetric 4-bit: z = 8, so s·(q − z) = 0
+        codes[0] = 9; // W[0, 0] = 1
+        GroupwiseAffine m = GroupwiseAffine.of(2, cols, AffineSpec.perOutputChannel(4, true), codes,
+                new float[] {1f, 1f}, null);
+        float[] x = new float[cols];
+        java.util.Arrays.fill(x, 1f);
+        x[0] = Float.POSITIVE_INFINITY;
+        float[] y = new float[2];
+        m.gemv(x, null, y);
+        assertThat(y[0]).isEqualTo(Float.POSITIVE_INFINITY); // 1·∞ + 0·1·31
+        assertThat(y[1]).isNaN(); // 0·∞
+        // X = 3e38 + 3e38 overflows, the exact products do not: W[0, :]·x = 1·3e38 + 0·3e38, W[1, :]·x = 0
+        java.util.Arrays.fill(x, 0f);
+        x[0] = 3e38f;
+        x[1] = 3e38f;
+        m.gemv(x, null, y);
+        assertThat(y).containsExactly(3e38f, 0f);
+        x[1] = Float.NaN;
+        m.gemv(x, null, y);
+        assertThat(y[0]).isNaN();
+        assertThat(y[1]).isNaN();
+        // finite x: the groups path (the same value as the exact decode here)
+        java.util.Arrays.fill(x, 2f);
+        m.gemv(x, null, y);
+        assertThat(y).containsExactly(2f, 0f);
+    }
+
     @Test
     void actOrderWithTheTrivialMapEqualsPlainGroups() {
         Random rnd = new Random(SEED + 1);

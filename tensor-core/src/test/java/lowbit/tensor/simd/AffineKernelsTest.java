@@ -158,6 +158,98 @@ class AffineKernelsTest {
         }
     }
 
+    @Test
+    void nibbleInputIsEvenThenOddHalvesAndGroupSums() {
+        int cols = 64;
+        float[] x = new float[cols + 3];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = i - 3; // x[3 + c] = c
+        }
+        float[] xp = new float[AffineKernels.nibbleInputLength(cols, 32) + 1];
+        k.prepareNibbleInput(x, 3, cols, 32, xp, 1);
+        for (int chunk = 0; chunk < 2; chunk++) {
+            for (int i = 0; i < 16; i++) {
+                assertThat(xp[1 + 32 * chunk + i]).isEqualTo(32 * chunk + 2 * i);
+                assertThat(xp[1 + 32 * chunk + 16 + i]).isEqualTo(32 * chunk + 2 * i + 1);
+            }
+        }
+        assertThat(xp[1 + cols]).isEqualTo(31 * 32 / 2f); // 0 + 1 + ... + 31
+        assertThat(xp[2 + cols]).isEqualTo((32 + 63) * 32 / 2f);
+        assertThat(AffineKernels.nibbleGroups(4, 256, 128)).isTrue();
+        assertThat(AffineKernels.nibbleGroups(4, 256, 48)).isFalse();
+        assertThat(AffineKernels.nibbleGroups(3, 256, 128)).isFalse();
+    }
+
+    /**
+     * The 4-bit groups kernel on the prepared input, against the exact product: each implementation is within
+     * γ_m·T' (T' = Σ_c |s|·(q + z)·|x_c|, its contract), the two within 2·γ_m·T'. Shapes: groups of 32..256 (one
+     * load per chunk at 512 bits, two at 256, four at 128), per-tensor and per-row scales (group = cols), row counts
+     * for the four-row and single-row loops, segments that end at the last code (the scalar rows at 128 bits).
+     */
+    @Test
+    void nibbleGroupsMatchTheExactProduct() {
+        Random r = new Random(SEED + 2);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int cols : new int[] {32, 64, 96, 128, 256, 384, 512}) {
+                long rowBytes = cols / 2;
+                for (int group : new int[] {32, 64, 128, 256, cols}) {
+                    if (cols % group != 0) {
+                        continue;
+                    }
+                    for (int variant = 0; variant < 3; variant++) { // asym, sym, per-tensor sym
+                        int rows = 1 + r.nextInt(11);
+                        boolean perTensor = variant == 2;
+                        int gs = perTensor ? cols : group;
+                        int stride = perTensor ? 0 : cols / gs;
+                        int ng = (perTensor ? 1 : rows) * Math.max(1, stride);
+                        MemorySegment c = codes(r, rows, rowBytes, r.nextBoolean(), arena);
+                        float[] s = scales(r, ng);
+                        byte[] z = null;
+                        if (variant == 0) {
+                            z = new byte[ng];
+                            for (int i = 0; i < ng; i++) {
+                                z[i] = (byte) r.nextInt(16);
+                            }
+                        }
+                        int zero = 8;
+                        String what = "cols " + cols + " group " + gs + " rows " + rows + " variant " + variant
+                                + " seed " + SEED + " on " + SimdTesting.providerName();
+                        float[] x = SimdTesting.randomFloats(r, cols + 5, 2f);
+                        int len = AffineKernels.nibbleInputLength(cols, gs);
+                        float[] xp = new float[len + 2];
+                        k.prepareNibbleInput(x, 5, cols, gs, xp, 2);
+                        float[] yRef = new float[rows + 2];
+                        float[] y = new float[rows + 2];
+                        REF.gemvNibbleGroups(c, rowBytes, cols, gs, s, z, zero, stride, xp, 2, 0, rows, yRef, 2);
+                        k.gemvNibbleGroups(c, rowBytes, cols, gs, s, z, zero, stride, xp, 2, 0, rows, y, 2);
+                        double g = gamma(cols + cols / gs + 3);
+                        for (int i = 0; i < rows; i++) {
+                            double exact = 0;
+                            double t = 0;
+                            for (int col = 0; col < cols; col++) {
+                                int si = i * stride + col / gs;
+                                int q = ScalarAffineKernels.code(c, i * rowBytes, col, 4);
+                                int zz = z == null ? zero : z[si];
+                                exact += (double) s[si] * (q - zz) * x[5 + col];
+                                t += Math.abs(s[si]) * (q + zz) * Math.abs(x[5 + col]);
+                            }
+                            assertThat((double) yRef[2 + i]).as(what + " scalar row " + i)
+                                    .isCloseTo(exact, org.assertj.core.data.Offset.offset(g * t + Float.MIN_NORMAL));
+                            assertThat((double) y[2 + i]).as(what + " row " + i)
+                                    .isCloseTo(exact, org.assertj.core.data.Offset.offset(g * t + Float.MIN_NORMAL));
+                        }
+                        int from = r.nextInt(rows);
+                        float[] y2 = new float[rows + 2];
+                        k.gemvNibbleGroups(c, rowBytes, cols, gs, s, z, zero, stride, xp, 2, from, rows, y2, 2);
+                        for (int i = from; i < rows; i++) {
+                            assertThat(y2[2 + i]).as(what + " row range from " + from).isEqualTo(y[2 + i]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /** yRef and y (at yOff) agree within 2·γ_m·Σ|w·x| per row (w the exact dequantized weights). */
     private static void checkRows(float[] w, float[] x, int xOff, int cols, int rows, float[] yRef, float[] y,
             int yOff, int m, String what) {

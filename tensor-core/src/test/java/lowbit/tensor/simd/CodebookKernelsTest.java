@@ -71,7 +71,7 @@ class CodebookKernelsTest {
                 float[] y = new float[rows];
                 REF.gemv(codes, t, cols, block, absmax, -off, x, 2, 0, rows, yRef, 0);
                 k.gemv(codes, t, cols, block, absmax, -off, x, 2, 0, rows, y, 0);
-                int m = cols + cols / block + 3;
+                int m = cols + 1;
                 double g = 2 * m * 0x1p-24 / (1 - m * 0x1p-24);
                 for (int i = 0; i < rows; i++) {
                     double abs = 0;
@@ -84,6 +84,70 @@ class CodebookKernelsTest {
                 int from = r.nextInt(rows);
                 float[] y2 = new float[rows];
                 k.gemv(codes, t, cols, block, absmax, -off, x, 2, from, rows, y2, 0);
+                for (int i = from; i < rows; i++) {
+                    assertThat(y2[i]).as(what + " from row " + from).isEqualTo(y[i]);
+                }
+            }
+        }
+    }
+
+    /**
+     * The GEMV on a prepared (even/odd) x against the exact product with the dequantized weights fl(table[q]·absmax):
+     * each implementation within γ_(cols+1)·Σ|Ŵ·x|, the bound {@link CodebookKernels#gemvPrepared} documents (a dot
+     * product of cols terms, split into lanes or not, rounds at most cols times along any term's path: Higham's γ_n),
+     * row ranges giving the same bits. Shapes: blocks of 32..256 (two chunks per block, one load per chunk at 512 bits,
+     * two at 256; at 128 the general kernel), the four- and single-row loops, a tight segment (scalar last rows).
+     */
+    @Test
+    void preparedGemvMatchesTheExactProduct() {
+        Random r = new Random(SEED + 1);
+        AffineKernels nibbles = VectorizationProvider.get().affine();
+        try (Arena arena = Arena.ofConfined()) {
+            int[][] shapes = {{5, 64, 64}, {9, 128, 64}, {4, 96, 32}, {11, 256, 128}, {1, 512, 256}, {7, 320, 64},
+                {2, 32, 32}};
+            for (int[] s : shapes) {
+                int rows = s[0];
+                int cols = s[1];
+                int block = s[2];
+                assertThat(CodebookKernels.preparedShape(cols, block)).isTrue();
+                long n = (long) rows * cols;
+                byte[] b = new byte[(int) (n / 2)];
+                r.nextBytes(b);
+                MemorySegment codes = arena.allocate(n / 2);
+                codes.copyFrom(MemorySegment.ofArray(b));
+                float[] t = table(r);
+                float[] absmax = new float[(int) (n / block) + 3];
+                for (int i = 0; i < absmax.length; i++) {
+                    absmax[i] = r.nextFloat() * 4;
+                }
+                String what = rows + "x" + cols + " b" + block + " seed " + (SEED + 1) + " on " + SimdTesting.providerName();
+                float[] w = new float[(int) n];
+                REF.dequantize(codes, t, block, absmax, -3, 0, (int) n, w, 0);
+                float[] x = SimdTesting.randomFloats(r, cols + 2, 2f);
+                int len = AffineKernels.nibbleInputLength(cols, cols);
+                float[] xp = new float[len + 1];
+                nibbles.prepareNibbleInput(x, 2, cols, cols, xp, 1);
+                float[] yRef = new float[rows];
+                float[] y = new float[rows];
+                REF.gemvPrepared(codes, t, cols, block, absmax, -3, xp, 1, 0, rows, yRef, 0);
+                k.gemvPrepared(codes, t, cols, block, absmax, -3, xp, 1, 0, rows, y, 0);
+                int m = cols + 1;
+                double g = m * 0x1p-24 / (1 - m * 0x1p-24);
+                for (int i = 0; i < rows; i++) {
+                    double exact = 0;
+                    double abs = 0;
+                    for (int c = 0; c < cols; c++) {
+                        exact += (double) w[i * cols + c] * x[2 + c];
+                        abs += Math.abs((double) w[i * cols + c] * x[2 + c]);
+                    }
+                    assertThat((double) yRef[i]).as(what + " scalar row " + i)
+                            .isCloseTo(exact, org.assertj.core.data.Offset.offset(g * abs + Float.MIN_NORMAL));
+                    assertThat((double) y[i]).as(what + " row " + i)
+                            .isCloseTo(exact, org.assertj.core.data.Offset.offset(g * abs + Float.MIN_NORMAL));
+                }
+                int from = r.nextInt(rows);
+                float[] y2 = new float[rows];
+                k.gemvPrepared(codes, t, cols, block, absmax, -3, xp, 1, from, rows, y2, 0);
                 for (int i = from; i < rows; i++) {
                     assertThat(y2[i]).as(what + " from row " + from).isEqualTo(y[i]);
                 }

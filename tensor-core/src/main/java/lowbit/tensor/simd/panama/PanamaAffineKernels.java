@@ -490,4 +490,18 @@ final class PanamaAffineKernels implements AffineKernels {
         y[yo + 2] = PanamaGemv.lanes(a2, tmp) + t2;
         y[yo + 3] = PanamaGemv.lanes(a3, tmp) + t3;
     }
+
+    // ---- 4-bit groups with a prepared input ----
+
+    @Override
+    public void prepareNibbleInput(float[] x, int xOff, int cols, int group, float[] dst, int dstOff) {
+        PanamaNibbleKernels.prepare(x, xOff, cols, group, dst, dstOff, new float[L]);
+    }
+
+    @Override
+    public void gemvNibbleGroups(MemorySegment codes, long rowBytes, int cols, int group, float[] scales, byte[] zeros,
+            int zero, int scaleStride, float[] xp, int xpOff, int rowFrom, int rowTo, float[] y, int yOff) {
+        PanamaNibbleKernels.gemv(codes, rowBytes, cols, group, scales, zeros, zero, scaleStride, xp, xpOff, rowFrom,
+                rowTo, y, yOff);
+    }
 }

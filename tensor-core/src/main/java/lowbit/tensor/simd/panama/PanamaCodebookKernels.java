@@ -292,4 +292,16 @@ final class PanamaCodebookKernels implements CodebookKernels {
         y[yo + 2] = PanamaGemv.lanes(a2, tmp) + t2s;
         y[yo + 3] = PanamaGemv.lanes(a3, tmp) + t3s;
     }
+
+    @Override
+    public boolean prefersPrepared(int cols, int blockSize) {
+        return PanamaNibbleKernels.codebookPrepared() && CodebookKernels.preparedShape(cols, blockSize);
+    }
+
+    @Override
+    public void gemvPrepared(MemorySegment codes, float[] table, int cols, int blockSize, float[] absmax,
+            long blockOff, float[] xp, int xpOff, int rowFrom, int rowTo, float[] y, int yOff) {
+        PanamaNibbleKernels.codebookGemv(codes, table, cols, blockSize, absmax, blockOff, xp, xpOff, rowFrom, rowTo, y,
+                yOff, this);
+    }
 }
