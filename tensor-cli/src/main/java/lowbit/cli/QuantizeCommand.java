@@ -286,6 +286,13 @@ final class QuantizeCommand extends BaseCommand {
             items.add(Item.of(e.getKey(), e.getValue(), false));
         }
         List<String> names = mi.linearNames();
+        for (String n : names) { // before the calibration pass, not after it
+            Linear l = mi.model.encoder().linear(n);
+            String misfit = misfit(target, l.outFeatures(), l.inFeatures());
+            if (misfit != null) {
+                throw CliException.failure(n + ": " + misfit);
+            }
+        }
         Map<String, float[]> gradient = new LinkedHashMap<>();
         for (String n : names) {
             Linear l = mi.model.encoder().linear(n);
@@ -314,10 +321,6 @@ final class QuantizeCommand extends BaseCommand {
         }
         for (String n : names) {
             Linear l = mi.model.encoder().linear(n);
-            String misfit = misfit(target, l.outFeatures(), l.inFeatures());
-            if (misfit != null) {
-                throw CliException.failure(n + ": " + misfit);
-            }
             Tensor w = Tensor.ofFloats(l.weight().toFloats(), l.outFeatures(), l.inFeatures());
             items.add(Item.of(ModelInput.weightName(n), w, true).withResult(results.get(n)));
         }
