@@ -27,8 +27,8 @@ import lowbit.tensor.layout.GroupwiseAffine;
  * design. Act-order with dynamic groups is not allowed (ggml has no g_idx: a block is 32 consecutive columns), nor
  * are outliers; act-order with static groups is. Groups larger than a block (g = 128: GPTQ's usual setting) are
  * written as g/32 blocks that repeat the group's scale. An asymmetric 4-bit grid is written as Q4_1 (d·q + m with
- * m = −s·z, {@link #toQ4_1}); Q5_x follow the same pattern but are not wired; the K-quants choose quantized sub-block scales by a search over a 256-weight super-block, which this
- * per-group scheme does not reproduce.
+ * m = −s·z, {@link #toQ4_1}); Q5_x follow the same pattern but are not wired; the K-quants choose quantized
+ * sub-block scales by a search over a 256-weight super-block, which this per-group scheme does not reproduce.
  */
 public final class GgmlTargets {
     /** Q4_0's grid: u4 symmetric (z = 8), groups of 32 along in, F16 scales. */
@@ -132,8 +132,8 @@ public final class GgmlTargets {
     /**
      * The Q4_1 bytes of m (rows·cols/32 blocks of 20 bytes: fp16 d, fp16 m, then the nibbles as in Q4_0), for an
      * asymmetric 4-bit m: w = s·(q − z) = d·q + m with d = s and m = −s·z, the codes unchanged. d is exact (s is
-     * already F16); m = fp16(−s·z) is rounded to nearest, so each weight moves by at most 2^−11·s·z ≤ 0.0074·s, well
-     * under the grid step s.
+     * already F16); m = fp16(−s·z) is rounded to nearest, so each weight moves by at most 2^−11·s·z ≤ 0.0074·s,
+     * well under the grid step s.
      *
      * @throws IllegalArgumentException when m is not 4-bit asymmetric with F16 scales and groups of a multiple of
      *     32 (or per row), has g_idx or outliers
