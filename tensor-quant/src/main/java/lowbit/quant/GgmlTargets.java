@@ -101,6 +101,32 @@ public final class GgmlTargets {
         out[o + 1] = (byte) (h >> 8);
     }
 
+    /** Writes block b of row r at byte o; its first weight is element c of the row-major codes. */
+    private interface BlockWriter {
+        void write(int r, int b, byte[] out, int o, int c);
+    }
+
+    /** The rows·cols/32 blocks of {@code blockBytes} bytes of m, row by row. */
+    private static byte[] blocks(GroupwiseAffine m, int blockBytes, BlockWriter w) {
+        int rows = m.rows();
+        int cols = m.cols();
+        int blocks = cols / BLOCK;
+        byte[] out = new byte[Math.toIntExact((long) rows * blocks * blockBytes)];
+        for (int r = 0; r < rows; r++) {
+            for (int b = 0; b < blocks; b++) {
+                w.write(r, b, out, (r * blocks + b) * blockBytes, r * cols + b * BLOCK);
+            }
+        }
+        return out;
+    }
+
+    /** ggml's 4-bit block payload: codes c + j in the low and c + j + 16 in the high nibble of byte o + j. */
+    private static void putNibbles(int[] q, int c, byte[] out, int o) {
+        for (int j = 0; j < 16; j++) {
+            out[o + j] = (byte) (q[c + j] | q[c + j + 16] << 4);
+        }
+    }
+
     /**
      * The Q4_0 bytes of m (rows·cols/32 blocks of 18 bytes, row by row: fp16 d, then element j in the low nibble of
      * byte j and element j + 16 in its high nibble). Block b of row r takes d = the scale of W[r, 32b] and the codes
@@ -111,22 +137,11 @@ public final class GgmlTargets {
      */
     public static byte[] toQ4_0(GroupwiseAffine m) {
         check(m, 4, true, "Q4_0");
-        int rows = m.rows();
-        int cols = m.cols();
-        int blocks = cols / Q4_0.BLOCK_SIZE;
-        byte[] out = new byte[Math.toIntExact((long) rows * Q4_0.rowBytes(cols))];
         int[] q = m.codes();
-        for (int r = 0; r < rows; r++) {
-            for (int b = 0; b < blocks; b++) {
-                int o = (r * blocks + b) * Q4_0.BLOCK_BYTES;
-                putF16(out, o, Fp16.fromFloat(m.scaleAt(r, b * BLOCK)));
-                int c = r * cols + b * BLOCK;
-                for (int j = 0; j < 16; j++) {
-                    out[o + 2 + j] = (byte) (q[c + j] | q[c + j + 16] << 4);
-                }
-            }
-        }
-        return out;
+        return blocks(m, Q4_0.BLOCK_BYTES, (r, b, out, o, c) -> {
+            putF16(out, o, Fp16.fromFloat(m.scaleAt(r, b * BLOCK)));
+            putNibbles(q, c, out, o + 2);
+        });
     }
 
     /**
@@ -140,24 +155,13 @@ public final class GgmlTargets {
      */
     public static byte[] toQ4_1(GroupwiseAffine m) {
         check(m, 4, false, "Q4_1");
-        int rows = m.rows();
-        int cols = m.cols();
-        int blocks = cols / Q4_1.BLOCK_SIZE;
-        byte[] out = new byte[Math.toIntExact((long) rows * Q4_1.rowBytes(cols))];
         int[] q = m.codes();
-        for (int r = 0; r < rows; r++) {
-            for (int b = 0; b < blocks; b++) {
-                int o = (r * blocks + b) * Q4_1.BLOCK_BYTES;
-                float s = m.scaleAt(r, b * BLOCK);
-                putF16(out, o, Fp16.fromFloat(s));
-                putF16(out, o + 2, Fp16.fromFloat(-s * m.zeroAt(r, b * BLOCK)));
-                int c = r * cols + b * BLOCK;
-                for (int j = 0; j < 16; j++) {
-                    out[o + 4 + j] = (byte) (q[c + j] | q[c + j + 16] << 4);
-                }
-            }
-        }
-        return out;
+        return blocks(m, Q4_1.BLOCK_BYTES, (r, b, out, o, c) -> {
+            float s = m.scaleAt(r, b * BLOCK);
+            putF16(out, o, Fp16.fromFloat(s));
+            putF16(out, o + 2, Fp16.fromFloat(-s * m.zeroAt(r, b * BLOCK)));
+            putNibbles(q, c, out, o + 4);
+        });
     }
 
     /**
@@ -169,21 +173,12 @@ public final class GgmlTargets {
      */
     public static byte[] toQ8_0(GroupwiseAffine m) {
         check(m, 8, true, "Q8_0");
-        int rows = m.rows();
-        int cols = m.cols();
-        int blocks = cols / Q8_0.BLOCK_SIZE;
-        byte[] out = new byte[Math.toIntExact((long) rows * Q8_0.rowBytes(cols))];
         int[] q = m.codes();
-        for (int r = 0; r < rows; r++) {
-            for (int b = 0; b < blocks; b++) {
-                int o = (r * blocks + b) * Q8_0.BLOCK_BYTES;
-                putF16(out, o, Fp16.fromFloat(m.scaleAt(r, b * BLOCK)));
-                int c = r * cols + b * BLOCK;
-                for (int j = 0; j < 32; j++) {
-                    out[o + 2 + j] = (byte) (q[c + j] - 128);
-                }
+        return blocks(m, Q8_0.BLOCK_BYTES, (r, b, out, o, c) -> {
+            putF16(out, o, Fp16.fromFloat(m.scaleAt(r, b * BLOCK)));
+            for (int j = 0; j < BLOCK; j++) {
+                out[o + 2 + j] = (byte) (q[c + j] - 128);
             }
-        }
-        return out;
+        });
     }
 }
