@@ -58,7 +58,11 @@ class CalibratedQuantizationTest {
             System.out.println(at);
             // the same algorithm with W and U in float instead of double: the errors agree to well within 1 %
             assertThat(Math.abs(eLow / eRef - 1)).as(at).isLessThanOrEqualTo(0.01);
-            assertThat(eLow).as(at).isLessThanOrEqualTo(0.6 * eRtn);
+            // and GPTQ clearly beats RTN: the float64 reference itself reaches 0.60x RTN's error on the query
+            // projection (the weakest of the three), so at most 2/3 of RTN's error is a property of the algorithm
+            // on this data, with margin for the float/double difference checked above
+            assertThat(eRef).as(at).isLessThanOrEqualTo(2.0 / 3 * eRtn);
+            assertThat(eLow).as(at).isLessThanOrEqualTo(2.0 / 3 * eRtn);
         }
     }
 
