@@ -32,8 +32,8 @@ import picocli.CommandLine.Option;
                 + "int4 group-wise and ggml Q8_0/Q4_0 weights as a percentage of the streaming-read bandwidth "
                 + "measured in the same run, and GEMM GFLOP/s (F32 and int4).",
             "In-process timing: warm-up, then the median of --repeats timed runs, each GEMV run paired with a "
-                + "bandwidth run. JMH (./lowbit bench in the repository, module jmh) is the reference for published "
-                + "numbers; this is a quick look."},
+                + "bandwidth run. JMH (module jmh; ./lowbit bench REGEX in the repository) is the reference for "
+                + "published numbers; this is a quick look."},
         exitCodeListHeading = "%nExit codes:%n", exitCodeList = {"0:success", "1:failure (e.g. out of memory)",
             "2:usage error"})
 final class BenchCommand extends BaseCommand {
@@ -79,8 +79,8 @@ final class BenchCommand extends BaseCommand {
         long t0 = System.nanoTime();
         out().printf("lowbit bench: %s%n", EvalCommand.machine());
         out().println("In-process timing (warm-up, median of " + repeats + " runs; each GEMV run paired with a "
-                + "streaming read of " + streamMib + " MiB measured just before it). JMH (module jmh, ./lowbit bench in the "
-                + "repository) is the reference; these are a quick look.");
+                + "streaming read of " + streamMib + " MiB measured just before it). JMH (module jmh; ./lowbit bench "
+                + "REGEX in the repository) is the reference; these are a quick look.");
         List<Result> results = new ArrayList<>();
         Progress p = Progress.of(this, "bench", 8);
         try (Arena arena = Arena.ofShared()) {

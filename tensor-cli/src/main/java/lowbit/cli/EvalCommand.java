@@ -82,6 +82,9 @@ final class EvalCommand extends BaseCommand {
     @Option(names = "--no-chart", description = "Do not draw the PNG.")
     boolean noChart;
 
+    /** Alternating fp32/quantized timing rounds per row (the best of each is kept). */
+    static final int TIMED_ROUNDS = 3;
+
     /** One row of the report. */
     record Row(String method, int bits, int group, String layout, double mean, double min, long linearBytes,
             long modelBytes, double bitsPerWeight, double sentencesPerSecond, double speedup, double quantizeSeconds) {
@@ -245,8 +248,8 @@ final class EvalCommand extends BaseCommand {
 
     /**
      * {mean cos, min cos, sentences/s, speed relative to fp32}: the score over all evaluation sentences, then the
-     * throughput on one batch of them, timed twice alternately with the fp32 model (best of each), so that the
-     * ratio compares runs made under the same machine load.
+     * throughput on one batch of them, timed three times alternately with the fp32 model (best of each), so that
+     * the ratio compares runs made under the same machine load.
      */
     private static double[] timedScore(EmbeddingEvaluation eval, Map<String, LinearWeight> w) {
         EmbeddingEvaluation.Score s = eval.score(w);
@@ -255,7 +258,7 @@ final class EvalCommand extends BaseCommand {
         List<String> batch = eval.sentences().subList(0, Math.min(MiniLm.BATCH, eval.sentences().size()));
         double tf = Double.MAX_VALUE;
         double tq = Double.MAX_VALUE;
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < TIMED_ROUNDS; i++) {
             long a = System.nanoTime();
             fp32.embed(batch);
             long b = System.nanoTime();

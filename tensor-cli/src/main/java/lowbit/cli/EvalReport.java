@@ -27,10 +27,11 @@ final class EvalReport {
         b.append(String.format(Locale.ROOT, "Mean (min) cosine of the sentence embeddings to the fp32 model's over %d "
                 + "evaluation sentences; %s grids, F16 scales%s. Linears = the 36 quantized weights (fp32: %.1f MiB), "
                 + "model = with the fp32 embeddings, LayerNorms and biases. Throughput = sentences embedded per "
-                + "second (one batch of 32, best of two runs) and its ratio to the fp32 model's, timed alternately "
+                + "second (one batch of 32, best of %d runs) and its ratio to the fp32 model's, timed alternately "
                 + "with it.\n\n",
                 sentences, sym ? "symmetric" : "asymmetric", calibrated ? "; calibration on " + calibSentences
-                        + " sentences disjoint from them" : "", rows.get(0).linearBytes() / (1024.0 * 1024)));
+                        + " sentences disjoint from them" : "", rows.get(0).linearBytes() / (1024.0 * 1024),
+                EvalCommand.TIMED_ROUNDS));
         b.append("| method | bits | group | mean cos | min cos | bits/weight | linears MiB | model MiB | sentences/s "
                 + "| × fp32 | quantize s |\n");
         b.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");

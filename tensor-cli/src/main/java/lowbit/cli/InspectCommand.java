@@ -32,7 +32,7 @@ final class InspectCommand extends BaseCommand {
     @Parameters(paramLabel = "FILE", description = "A .safetensors, .gguf or .onnx file.")
     Path file;
 
-    @Option(names = "--filter", paramLabel = "REGEX", description = "Only tensors whose name contains a match.")
+    @Option(names = "--filter", paramLabel = "REGEX", description = "Only tensors whose name (ONNX: or role) contains a match.")
     Pattern filter;
 
     @Option(names = "--no-metadata", description = "Do not print the metadata.")
@@ -221,9 +221,9 @@ final class InspectCommand extends BaseCommand {
         for (OnnxGraph.Initializer t : g.initializers().values()) {
             long b = t.data().remaining();
             total += b;
-            if (shown(t.name())) {
-                rows.add(new String[] {t.name(), onnxType(t.dataType()), Arrays.toString(t.dims()), bytes(b),
-                    matmul.getOrDefault(t.name(), "")});
+            String role = matmul.getOrDefault(t.name(), "");
+            if (shown(t.name()) || !role.isEmpty() && shown(role)) { // MatMul weights are named onnx::MatMul_NNN
+                rows.add(new String[] {t.name(), onnxType(t.dataType()), Arrays.toString(t.dims()), bytes(b), role});
             }
         }
         out().printf("%s: ONNX, %d nodes, %d initializers, %s of weights%n", file, g.nodes().size(),

@@ -206,7 +206,11 @@ final class Outputs {
                     + ", which ggml blocks cannot hold; write a .safetensors OUT (lowbit format) instead");
         }
         try {
-            return type == GgmlType.Q4_0 ? GgmlTargets.toQ4_0(g) : GgmlTargets.toQ8_0(g);
+            return switch (type) {
+                case Q4_0 -> GgmlTargets.toQ4_0(g);
+                case Q4_1 -> GgmlTargets.toQ4_1(g);
+                default -> GgmlTargets.toQ8_0(g);
+            };
         } catch (IllegalArgumentException e) {
             throw CliException.failure(it.name() + ": " + e.getMessage(), e);
         }

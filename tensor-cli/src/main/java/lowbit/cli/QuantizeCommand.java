@@ -33,7 +33,9 @@ import picocli.CommandLine.Parameters;
                 + "method, calibration runs the model on --calib text) or any .safetensors file (data-free methods "
                 + "on every 2-D F32/F16/BF16 tensor matching --include).",
             "OUT: .gguf (--format q4_0|q4_1|q5_0|q5_1|q8_0|q2_k|q3_k|q4_k|q5_k|q6_k|f16|bf16|f32; rtn = ggml's "
-                + "own reference encoder, other methods write q4_0/q8_0 blocks on ggml's grid), or .safetensors "
+                + "own reference encoder; other methods, or --group G (a multiple of 32, or 0 = per row), write "
+                + "q4_0 (symmetric), q4_1 (asymmetric) or q8_0 blocks, a group's scale repeated over its blocks), "
+                + "or .safetensors "
                 + "(--format lowbit, the default: every layout and input transform, read back by "
                 + "lowbit.tensor.io.LowbitCheckpoint; or --format gptq: AutoGPTQ's qweight/qzeros/scales/g_idx "
                 + "plus quantize_config.json beside OUT). Other tensors are copied unchanged.",
@@ -63,7 +65,8 @@ final class QuantizeCommand extends BaseCommand {
     boolean sym;
 
     @Option(names = {"-f", "--format"}, paramLabel = "FORMAT",
-            description = "lowbit or gptq for .safetensors; a ggml type for .gguf (default q4_0 for 4 bits, q8_0 for 8).")
+            description = "lowbit or gptq for .safetensors; a ggml type for .gguf (default q4_0 for 4 bits, q8_0 for 8, "
+                    + "q5_0 for 5).")
     String format;
 
     @Option(names = "--scale-type", paramLabel = "TYPE", defaultValue = "f16",
@@ -216,20 +219,32 @@ final class QuantizeCommand extends BaseCommand {
                 case Q6_K -> 6;
                 default -> 0;
             };
-            if (bits != null && bits != tb || group != null && group != t.blockSize() || sym && m != Method.RTN) {
-                throw CliException.usage("ggml " + f + " fixes its grid (" + (tb == 0 ? "no quantization" : tb
-                        + " bits, blocks of " + t.blockSize()) + "); drop --bits/--group/--sym or choose another "
-                        + "--format");
+            if (bits != null && bits != tb) {
+                throw CliException.usage("--bits " + bits + " does not fit ggml " + f + " (" + (tb == 0
+                        ? "no quantization" : tb + " bits") + "); drop --bits or choose another --format");
             }
-            if (m == Method.RTN) {
-                return new Target("gguf", t, null);
+            boolean ownGroups = group != null && group != t.blockSize();
+            if (m == Method.RTN && !ownGroups) {
+                return new Target("gguf", t, null); // ggml's reference encoder, block by block
             }
-            AffineSpec spec = switch (t) {
-                case Q4_0 -> GgmlTargets.Q4_0_SPEC;
-                case Q8_0 -> GgmlTargets.Q8_0_SPEC;
-                default -> throw CliException.usage("--method " + m.id + " can write ggml q4_0 or q8_0 blocks; "
-                        + f + " is written only by ggml's own encoder (--method rtn)");
+            // a lowbit quantizer chooses the grid; the blocks repeat the scale of a group that spans several of them
+            boolean symmetricType = switch (t) {
+                case Q4_0, Q8_0 -> true;
+                case Q4_1 -> false;
+                default -> throw CliException.usage((m == Method.RTN ? "--group " + group : "--method " + m.id)
+                        + " needs lowbit's quantizer, which writes ggml q4_0, q4_1 or q8_0 blocks; " + f + " is "
+                        + "written only by ggml's own encoder (--method rtn without --group)");
             };
+            if (sym && !symmetricType) {
+                throw CliException.usage("ggml " + f + " is asymmetric (d*q + m); drop --sym or use --format q4_0");
+            }
+            int g = group == null ? t.blockSize() : group;
+            AffineSpec spec = (g == 0 ? AffineSpec.perOutputChannel(tb, symmetricType)
+                    : AffineSpec.groupsAlongIn(tb, g, symmetricType)).withScaleType(DType.F16);
+            String why = GgmlTargets.misfit(spec, tb, symmetricType, "ggml " + f);
+            if (why != null) {
+                throw CliException.usage("--group " + g + ": " + why);
+            }
             return new Target("gguf", t, spec);
         }
         if (!ext.equals("safetensors")) {
@@ -271,6 +286,13 @@ final class QuantizeCommand extends BaseCommand {
             items.add(Item.of(e.getKey(), e.getValue(), false));
         }
         List<String> names = mi.linearNames();
+        for (String n : names) { // before the calibration pass, not after it
+            Linear l = mi.model.encoder().linear(n);
+            String misfit = misfit(target, l.outFeatures(), l.inFeatures());
+            if (misfit != null) {
+                throw CliException.failure(n + ": " + misfit);
+            }
+        }
         Map<String, float[]> gradient = new LinkedHashMap<>();
         for (String n : names) {
             Linear l = mi.model.encoder().linear(n);
@@ -299,10 +321,6 @@ final class QuantizeCommand extends BaseCommand {
         }
         for (String n : names) {
             Linear l = mi.model.encoder().linear(n);
-            String misfit = misfit(target, l.outFeatures(), l.inFeatures());
-            if (misfit != null) {
-                throw CliException.failure(n + ": " + misfit);
-            }
             Tensor w = Tensor.ofFloats(l.weight().toFloats(), l.outFeatures(), l.inFeatures());
             items.add(Item.of(ModelInput.weightName(n), w, true).withResult(results.get(n)));
         }

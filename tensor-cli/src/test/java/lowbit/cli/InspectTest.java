@@ -60,6 +60,10 @@ class InspectTest {
         assertThat(r.out()).contains("ONNX,").contains("MatMul=");
         assertThat(r.out()).containsPattern("embeddings.word_embeddings.weight +FLOAT +\\[30522, 384\\] +44.7 MiB");
         assertThat(r.out()).contains("MatMul weight [in, out] of /encoder/layer.0/attention/self/query/MatMul");
+        // --filter also matches the role, since the MatMul weights themselves are named onnx::MatMul_NNN
+        Cli.Run down = Cli.run("inspect", f, "--filter", "layer.5/output/dense").ok();
+        assertThat(down.out()).contains("MatMul weight [in, out] of /encoder/layer.5/output/dense/MatMul")
+                .containsPattern("\\[1536, 384\\] +2.3 MiB").doesNotContain("layer.4");
     }
 
     @Test

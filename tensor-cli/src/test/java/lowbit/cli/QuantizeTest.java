@@ -82,6 +82,48 @@ class QuantizeTest {
     }
 
     @Test
+    void ggufWithGroupsOfSeveralBlocks() throws Exception {
+        Path in = Cli.smallModel(dir);
+        float[] w = Cli.weights(64, 256, 1);
+        // --group 128 into q4_0 (symmetric): lowbit's RTN on g128, each group's scale repeated over its 4 blocks
+        Path out = dir.resolve("g128.gguf");
+        Cli.run("quantize", in, out, "--bits", "4", "--group", "128", "--include", ".*up_proj.*").ok();
+        AffineSpec g128 = AffineSpec.groupsAlongIn(4, 128, true).withScaleType(DType.F16);
+        float[] expected = Rtn.defaults().quantize(w, 64, 256, g128).affine().dequantize();
+        try (GgufFile g = GgufFile.open(out)) {
+            assertThat(g.info(UP + ".weight").type()).isEqualTo(GgmlType.Q4_0);
+            assertThat(dequantize(g, GgmlType.Q4_0)).isEqualTo(expected);
+        }
+        // asymmetric g64 into q4_1: d = s, m = fp16(-s z), so each weight within 2^-11 s z <= 0.0074 s of lowbit's
+        Path out1 = dir.resolve("g64.gguf");
+        Cli.run("quantize", in, out1, "--format", "q4_1", "--group", "64", "--include", ".*up_proj.*").ok();
+        GroupwiseAffine a = Rtn.defaults().quantize(w, 64, 256, AffineSpec.groupsAlongIn(4, 64, false)
+                .withScaleType(DType.F16)).affine();
+        float[] asym = a.dequantize();
+        try (GgufFile g = GgufFile.open(out1)) {
+            assertThat(g.info(UP + ".weight").type()).isEqualTo(GgmlType.Q4_1);
+            float[] got = dequantize(g, GgmlType.Q4_1);
+            for (int i = 0; i < got.length; i++) {
+                assertThat(Math.abs(got[i] - asym[i])).isLessThanOrEqualTo(0.0075f * a.scaleAt(i / 256, i % 256));
+            }
+        }
+    }
+
+    /** UP's 64 x 256 weight of a GGUF file, decoded by the ggml block type's own decoder. */
+    private static float[] dequantize(GgufFile g, GgmlType type) {
+        MemorySegment b = g.bytes(UP + ".weight");
+        float[] out = new float[64 * 256];
+        for (int r = 0; r < 64; r++) {
+            if (type == GgmlType.Q4_0) {
+                Q4_0.dequantizeRow(b, r * Q4_0.rowBytes(256), out, r * 256, 256);
+            } else {
+                lowbit.tensor.ggml.Q4_1.dequantizeRow(b, r * lowbit.tensor.ggml.Q4_1.rowBytes(256), out, r * 256, 256);
+            }
+        }
+        return out;
+    }
+
+    @Test
     void ggufQ8_0FromClipSearchFitsGgmlsGrid() throws Exception {
         Path in = Cli.smallModel(dir);
         Path out = dir.resolve("clip.gguf");
@@ -152,7 +194,13 @@ class QuantizeTest {
         Cli.run("quantize", in, dir.resolve("o.txt")).userError(2, "OUT must end with .safetensors or .gguf");
         Cli.run("quantize", in, dir.resolve("o.gguf"), "--format", "q4_k", "--method", "hqq").userError(2,
                 "written only by ggml's own encoder");
-        Cli.run("quantize", in, dir.resolve("o.gguf"), "--format", "q4_0", "--bits", "3").userError(2, "fixes its grid");
+        Cli.run("quantize", in, dir.resolve("o.gguf"), "--format", "q4_0", "--bits", "3").userError(2,
+                "--bits 3 does not fit ggml q4_0");
+        Cli.run("quantize", in, dir.resolve("o.gguf"), "--group", "48").userError(2, "--group 48: ggml q4_0 blocks");
+        Cli.run("quantize", in, dir.resolve("o.gguf"), "--format", "q4_1", "--sym", "--method", "clip").userError(2,
+                "ggml q4_1 is asymmetric");
+        Cli.run("quantize", in, dir.resolve("o.gguf"), "--format", "q5_0", "--group", "64").userError(2,
+                "writes ggml q4_0, q4_1 or q8_0 blocks");
         Cli.run("quantize", in, dir.resolve("o.safetensors"), "--format", "gptq", "--bits", "5").userError(2,
                 "GPTQ files hold 2, 3, 4 or 8 bits");
         Cli.run("quantize", in, dir.resolve("o.safetensors"), "--calib", in).userError(2, "--calib runs the model");
