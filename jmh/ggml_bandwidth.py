@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints ggml GEMV results (GgmlGemvBench) as % of the streaming-read bandwidth measured in the same run.
 
-% = (weight bytes / time) / (256 MiB / stream_read_256MiB time), weight bytes = rows*cols/32 * block bytes (the
+% = (weight bytes / time) / (256 MiB / stream_read_256MiB time), weight bytes = rows*cols/block elements * block bytes (the
 standard ggml size, also for the interleaved storage); also each variant's speed-up over Jlama's best Q4 path.
 Usage: python3 jmh/ggml_bandwidth.py result.json [--percentile P]
 With --percentile (a run in sample mode, -bm sample), each time is that percentile of the samples instead of the mean:
@@ -11,7 +11,9 @@ cores.
 import json
 import sys
 
-BLOCK_BYTES = {"Q4_0": 18, "Q8_0": 34, "Q4_1": 20, "Q5_0": 22, "Q5_1": 24}
+# (elements per block, bytes per block) of ggml-common.h
+BLOCKS = {"Q4_0": (32, 18), "Q4_1": (32, 20), "Q5_0": (32, 22), "Q5_1": (32, 24), "Q8_0": (32, 34),
+          "Q2_K": (256, 84), "Q3_K": (256, 110), "Q4_K": (256, 144), "Q5_K": (256, 176), "Q6_K": (256, 210)}
 
 
 def main():
@@ -36,7 +38,7 @@ def main():
     for (shape, typ, thr), m in sorted(runs.items()):
         stream = m.get("stream_read_256MiB")
         rows, cols = (int(v) for v in shape.split("x"))
-        wbytes = rows * cols / 32 * BLOCK_BYTES[typ]
+        wbytes = rows * cols / BLOCKS[typ][0] * BLOCKS[typ][1]
         jl = min([m[k] for k in ("gemv_jlamaI8", "gemv_jlamaF32") if k in m] or [float("nan")])
         for name, ms in sorted(m.items()):
             if name == "stream_read_256MiB":

@@ -219,6 +219,11 @@ final class PanamaKQuantKernels implements KQuantKernels {
         }
     }
 
+    /** The scale bytes of the IL rows at {@code off} (one per row), zero-extended to int lanes. */
+    private static IntVector scaleBytes(MemorySegment w, long off) {
+        return (IntVector) ByteVector.fromMemorySegment(BSI, w, off, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+    }
+
     private static void tileQ4K(MemorySegment w, long tOff, int r0, int[] pairs, float[] ad, int[] bs2, int nBlocks,
             short[] hs, float[] dv, float[] dm, float[] y, int yOff, int n) {
         FloatVector acc = FloatVector.zero(F), macc = acc;
@@ -236,68 +241,41 @@ final class PanamaKQuantKernels implements KQuantKernels {
                     .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 224 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 160 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 6]))
                     .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 240 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 176 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 7]));
             IntVector isum = IntVector.zero(I);
-            ShortVector p0, p1;
-            IntVector v0, v1;
-            p0 = ShortVector.zero(SW);
-            p1 = p0;
-            for (int c = 0; c < 16; c++) {
-                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 256 + 32 * c + rg, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
-                p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 0 + c]).reinterpretAsShorts()));
-                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
-                        .mul(IntVector.broadcast(I, pairs[po + 16 + c]).reinterpretAsShorts()));
+            // the four 64-code groups as a loop (written out four times, the method was too large for C1's tier 3:
+            // "out of virtual registers", so it never got the profile C2 needs and ran in C1 at ~1/100 the speed)
+            for (int g = 0; g < 4; g++) {
+                long co = blk + 256 + 512L * g + rg;
+                int pl = po + 32 * g;
+                ShortVector p0 = ShortVector.zero(SW);
+                ShortVector p1 = p0;
+                for (int c = 0; c < 16; c++) {
+                    ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, co + 32 * c, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+                    p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[pl + c]).reinterpretAsShorts()));
+                    p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
+                            .mul(IntVector.broadcast(I, pairs[pl + 16 + c]).reinterpretAsShorts()));
+                }
+                // 6-bit scales of sub-blocks 2g and 2g + 1 by get_scale_min_k4: j < 4: S[j] & 63; j >= 4:
+                // (S[j + 4] & 0xF) | ((S[j − 4] >> 6) << 4), S[k] at byte 64 + 16k of the block (+ the row)
+                IntVector s0, s1;
+                if (g < 2) {
+                    s0 = scaleBytes(w, blk + 64 + 32 * g + r0).and(63);
+                    s1 = scaleBytes(w, blk + 80 + 32 * g + r0).and(63);
+                } else {
+                    s0 = scaleBytes(w, blk + 192 + 32 * (g - 2) + r0).and(0xF)
+                            .or(scaleBytes(w, blk + 64 + 32 * (g - 2) + r0).lanewise(VectorOperators.LSHR, 6)
+                                    .lanewise(VectorOperators.LSHL, 4));
+                    s1 = scaleBytes(w, blk + 208 + 32 * (g - 2) + r0).and(0xF)
+                            .or(scaleBytes(w, blk + 80 + 32 * (g - 2) + r0).lanewise(VectorOperators.LSHR, 6)
+                                    .lanewise(VectorOperators.LSHL, 4));
+                }
+                IntVector v0 = p0.reinterpretAsInts();
+                IntVector v1 = p1.reinterpretAsInts();
+                isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
+                                .lanewise(VectorOperators.ASHR, 16)).mul(s0))
+                        .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
+                                .lanewise(VectorOperators.ASHR, 16)).mul(s1));
             }
-            v0 = p0.reinterpretAsInts();
-            v1 = p1.reinterpretAsInts();
-            isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
-                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 64 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63)))
-                    .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
-                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 80 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63)));
-            p0 = ShortVector.zero(SW);
-            p1 = p0;
-            for (int c = 0; c < 16; c++) {
-                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 768 + 32 * c + rg, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
-                p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 32 + c]).reinterpretAsShorts()));
-                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
-                        .mul(IntVector.broadcast(I, pairs[po + 48 + c]).reinterpretAsShorts()));
-            }
-            v0 = p0.reinterpretAsInts();
-            v1 = p1.reinterpretAsInts();
-            isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
-                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 96 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63)))
-                    .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
-                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 112 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63)));
-            p0 = ShortVector.zero(SW);
-            p1 = p0;
-            for (int c = 0; c < 16; c++) {
-                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 1280 + 32 * c + rg, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
-                p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 64 + c]).reinterpretAsShorts()));
-                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
-                        .mul(IntVector.broadcast(I, pairs[po + 80 + c]).reinterpretAsShorts()));
-            }
-            v0 = p0.reinterpretAsInts();
-            v1 = p1.reinterpretAsInts();
-            isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
-                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 192 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(0xF).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 64 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))))
-                    .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
-                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 208 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(0xF).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 80 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))));
-            p0 = ShortVector.zero(SW);
-            p1 = p0;
-            for (int c = 0; c < 16; c++) {
-                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(BW, w, blk + 1792 + 32 * c + rg, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
-                p0 = p0.add(q.and((short) 0xF).mul(IntVector.broadcast(I, pairs[po + 96 + c]).reinterpretAsShorts()));
-                p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
-                        .mul(IntVector.broadcast(I, pairs[po + 112 + c]).reinterpretAsShorts()));
-            }
-            v0 = p0.reinterpretAsInts();
-            v1 = p1.reinterpretAsInts();
-            isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
-                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 224 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(0xF).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 96 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))))
-                    .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
-                            .lanewise(VectorOperators.ASHR, 16)).mul(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 240 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(0xF).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 112 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4))));
             MemorySegment.copy(w, F16_LE, blk, hs, 0, 32); // d and dmin of the 16 rows in one copy
             for (int i = 0; i < dv.length; i++) {
                 dv[i] = Float.float16ToFloat(hs[r0 + i]);
