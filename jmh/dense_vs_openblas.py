@@ -33,14 +33,21 @@ def numpy_run(threads):
                          capture_output=True, text=True, check=True).stdout
     res = {}
     for line in out.splitlines():
-        m = re.match(r"(\S+)\s+threads=\d+\s+best\s+([\d.]+) GFLOP/s\s+median\s+([\d.]+)", line)
+        m = re.match(r"(.+?)\s+threads=\d+\s+best\s+([\d.]+) GFLOP/s\s+median\s+([\d.]+)", line)
         if m:
             res[m.group(1)] = float(m.group(3))
     return res
 
 
+def jdk_home():
+    """The JDK >= 25 that ./lowbit would use (bin/find-jdk.sh: $JAVA_HOME if it qualifies, else PATH, else /usr/lib/jvm...)."""
+    finder = os.path.join(here, "..", "bin", "find-jdk.sh")
+    return subprocess.run(["bash", "-c", f'source "{finder}" && lowbit_find_jdk >/dev/null && echo "$JAVA_HOME"'],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
 def jmh_run(threads, regex, extra):
-    java = os.path.join(os.environ.get("JAVA_HOME", ""), "bin", "java") if os.environ.get("JAVA_HOME") else "java"
+    java = os.path.join(jdk_home(), "bin", "java")
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         path = f.name
     cmd = [java, "--add-modules=jdk.incubator.vector", "-jar", os.path.join(here, "target", "benchmarks.jar"), regex,
