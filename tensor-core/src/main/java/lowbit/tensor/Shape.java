@@ -15,12 +15,17 @@ public final class Shape {
         if (dims.length == 0) {
             throw new IllegalArgumentException("a shape needs rank >= 1, got rank 0");
         }
-        long n = 1;
+        boolean empty = false;
         for (int i = 0; i < dims.length; i++) {
             if (dims[i] < 0) {
                 throw new IllegalArgumentException(
                         "dimension " + i + " of " + Arrays.toString(dims) + " is negative: " + dims[i]);
             }
+            empty |= dims[i] == 0;
+        }
+        // a zero dimension makes the count 0 whatever the others are (the product must not overflow on the way)
+        long n = empty ? 0 : 1;
+        for (int i = 0; i < dims.length && !empty; i++) {
             try {
                 n = Math.multiplyExact(n, dims[i]);
             } catch (ArithmeticException e) {

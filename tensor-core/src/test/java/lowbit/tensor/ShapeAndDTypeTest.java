@@ -25,6 +25,9 @@ class ShapeAndDTypeTest {
         assertThatThrownBy(() -> Shape.of(3, -2)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("-2");
         assertThatThrownBy(() -> Shape.of(1L << 40, 1L << 30)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("overflow");
+        // a zero dimension anywhere makes an empty shape, even when the other dimensions' product would overflow
+        // (found by the GGUF fuzzer: ne = [4294967298, 0, 4035225266123964416, 3058016714752])
+        assertThat(Shape.of(3058016714752L, 4035225266123964416L, 0, 4294967298L).numel()).isZero();
         assertThatThrownBy(() -> Shape.of(2, 3).flatIndex(2, 0)).isInstanceOf(IndexOutOfBoundsException.class)
                 .hasMessageContaining("[2, 0]");
         assertThatThrownBy(() -> Shape.of(2, 3).flatIndex(1)).isInstanceOf(IllegalArgumentException.class);
