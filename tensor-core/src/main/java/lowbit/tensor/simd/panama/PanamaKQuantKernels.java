@@ -232,14 +232,14 @@ final class PanamaKQuantKernels implements KQuantKernels {
             long blk = tOff + 2304L * b;
             int po = 128 * b, o8 = 8 * b;
             // every scale byte vector is loaded where it is used (cheap L1 loads) instead of living across the block
-            IntVector msum = ((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 128 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63).mul(bs2[o8 + 0])
-                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 144 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63).mul(bs2[o8 + 1]))
-                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 160 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63).mul(bs2[o8 + 2]))
-                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 176 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).and(63).mul(bs2[o8 + 3]))
-                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 192 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 128 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 4]))
-                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 208 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 144 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 5]))
-                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 224 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 160 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 6]))
-                    .add(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 240 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).or(((IntVector) ByteVector.fromMemorySegment(BSI, w, blk + 176 + r0, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0)).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 7]));
+            IntVector msum = scaleBytes(w, blk + 128 + r0).and(63).mul(bs2[o8 + 0])
+                    .add(scaleBytes(w, blk + 144 + r0).and(63).mul(bs2[o8 + 1]))
+                    .add(scaleBytes(w, blk + 160 + r0).and(63).mul(bs2[o8 + 2]))
+                    .add(scaleBytes(w, blk + 176 + r0).and(63).mul(bs2[o8 + 3]))
+                    .add(scaleBytes(w, blk + 192 + r0).lanewise(VectorOperators.LSHR, 4).or(scaleBytes(w, blk + 128 + r0).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 4]))
+                    .add(scaleBytes(w, blk + 208 + r0).lanewise(VectorOperators.LSHR, 4).or(scaleBytes(w, blk + 144 + r0).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 5]))
+                    .add(scaleBytes(w, blk + 224 + r0).lanewise(VectorOperators.LSHR, 4).or(scaleBytes(w, blk + 160 + r0).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 6]))
+                    .add(scaleBytes(w, blk + 240 + r0).lanewise(VectorOperators.LSHR, 4).or(scaleBytes(w, blk + 176 + r0).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 7]));
             IntVector isum = IntVector.zero(I);
             // the four 64-code groups as a loop (written out four times, the method was too large for C1's tier 3:
             // "out of virtual registers", so it never got the profile C2 needs and ran in C1 at ~1/100 the speed)
