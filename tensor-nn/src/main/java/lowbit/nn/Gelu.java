@@ -1,6 +1,8 @@
 package lowbit.nn;
 
 import lowbit.tensor.parallel.Parallel;
+import lowbit.tensor.simd.ElementwiseMath;
+import lowbit.tensor.simd.FloatOps;
 
 /**
  * The Gaussian error linear unit (Hendrycks and Gimpel, <i>Gaussian Error Linear Units (GELUs)</i>, 2016), in its two
@@ -13,7 +15,8 @@ import lowbit.tensor.parallel.Parallel;
  * </pre>
  * The tanh form and both derivatives are evaluated in double (the erf derivative with {@link Erf}, within one float
  * ulp of erf) and rounded to float. The erf form's value is the hot path of BERT's FFN and is evaluated in float with
- * the same rational approximation as {@link Erf} (coefficients rounded to float, loops C2 can vectorize): its erf is
+ * the same rational approximation as {@link Erf} (coefficients rounded to float; {@link ElementwiseMath#geluErf},
+ * vectorized by {@link FloatOps#geluErf}): its erf is
  * within 4·10⁻⁷ of the true erf (a few ulps near ±1, float rounding of the rational), so
  * {@code |Δgelu(x)| ≤ 2·10⁻⁷·|x| + 2 ulp}; Φ is exactly 0 for x ≤ −4√2 and exactly 1 for x ≥ 4√2 (branch-free, by
  * clamping steps), so the far tails are exact. NaN gives NaN; −∞ gives NaN (−∞·0), +∞ gives +∞.
@@ -56,49 +59,14 @@ public enum Gelu implements Activation {
         Parallel.forRange(0, x.length, 1 << 14, (a, b) -> erfRange(x, y, (int) a, (int) b));
     }
 
-    /**
-     * The erf form over a range. C2 (JDK 25) vectorizes this branch-free loop only when it runs over a whole array
-     * ({@code i < a.length}); over [from, to) of a larger array it stays scalar, where each Math.min/max is a
-     * compare-and-branch (measured 10× slower). So the range is processed through a small scratch array.
-     */
+    /** The erf form over a range, by the vectorized {@link FloatOps#geluErf} (same bits as {@link #apply}). */
     private static void erfRange(float[] x, float[] y, int from, int to) {
-        float[] t = new float[Math.min(4096, to - from)];
-        for (int c = from; c < to; c += t.length) {
-            int n = Math.min(t.length, to - c);
-            if (n < t.length) {
-                t = new float[n];
-            }
-            System.arraycopy(x, c, t, 0, n);
-            erfWhole(t);
-            System.arraycopy(t, 0, y, c, n);
-        }
+        FloatOps.geluErf(x, from, y, from, to - from);
     }
 
-    private static void erfWhole(float[] t) {
-        for (int i = 0; i < t.length; i++) {
-            t[i] = erfForm(t[i]);
-        }
-    }
-
-    private static final float FP0 = (float) Erf.P0, FP1 = (float) Erf.P1, FP2 = (float) Erf.P2, FP3 = (float) Erf.P3,
-            FP4 = (float) Erf.P4, FP5 = (float) Erf.P5, FP6 = (float) Erf.P6;
-    private static final float FQ1 = (float) Erf.Q1, FQ2 = (float) Erf.Q2, FQ3 = (float) Erf.Q3, FQ4 = (float) Erf.Q4,
-            FQ5 = (float) Erf.Q5;
-    private static final float CLAMP = (float) Erf.CLAMP;
-
-    /** x·Φ(x) in float (see the class comment); no branches, so that a loop of it vectorizes. */
+    /** x·Φ(x) in float: {@link ElementwiseMath#geluErf} (see the class comment). */
     private static float erfForm(float x) {
-        float u = x * (float) INV_SQRT2;
-        float c = Math.max(-CLAMP, Math.min(CLAMP, u));
-        float t = c * c;
-        float p = FP0 + t * (FP1 + t * (FP2 + t * (FP3 + t * (FP4 + t * (FP5 + t * FP6)))));
-        float q = 1f + t * (FQ1 + t * (FQ2 + t * (FQ3 + t * (FQ4 + t * FQ5))));
-        float e = Math.max(-1f, Math.min(1f, c * p / q));
-        float phi = 0.5f * (1f + e);
-        // exact tails: ×0 for u ≤ −4, max with 1 for u ≥ 4 (each step is 0 or 1 except within 2^-24 of the clamp)
-        phi *= Math.min(1f, Math.max(0f, (u + CLAMP) * 0x1p24f));
-        phi = Math.max(phi, Math.min(1f, Math.max(0f, (u - CLAMP) * 0x1p24f)));
-        return x * phi;
+        return ElementwiseMath.geluErf(x);
     }
 
     private static double tanhForm(double x) {

@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.fail;
 
 import java.util.Random;
 import java.util.function.DoubleUnaryOperator;
+import lowbit.tensor.simd.ElementwiseMath;
 import org.junit.jupiter.api.Test;
 
 class ActivationTest {
@@ -74,6 +75,17 @@ class ActivationTest {
             }
             assertThat(Gelu.ERF.apply(x[i])).isEqualTo(y[i]);
         }
+    }
+
+    /** The float GELU in tensor-core uses Erf's fitted coefficients, rounded to float. */
+    @Test
+    void geluErfCoefficientsAreErfsRoundedToFloat() {
+        assertThat(new float[] {ElementwiseMath.P0, ElementwiseMath.P1, ElementwiseMath.P2, ElementwiseMath.P3,
+            ElementwiseMath.P4, ElementwiseMath.P5, ElementwiseMath.P6, ElementwiseMath.Q1, ElementwiseMath.Q2,
+            ElementwiseMath.Q3, ElementwiseMath.Q4, ElementwiseMath.Q5, ElementwiseMath.ERF_CLAMP})
+                .containsExactly((float) Erf.P0, (float) Erf.P1, (float) Erf.P2, (float) Erf.P3, (float) Erf.P4,
+                        (float) Erf.P5, (float) Erf.P6, (float) Erf.Q1, (float) Erf.Q2, (float) Erf.Q3, (float) Erf.Q4,
+                        (float) Erf.Q5, (float) Erf.CLAMP);
     }
 
     @Test

@@ -58,4 +58,15 @@ public interface FloatKernels {
 
     /** Segment form of {@link #max(float[], int, int)}. */
     float max(MemorySegment x, long off, long n);
+
+    /**
+     * y[yOff+i] = e^(x[xOff+i] − shift), i &lt; n, each element exactly {@link ElementwiseMath#exp}{@code (x − shift)}
+     * (the subtraction rounded to float first); y may be x at the same offset.
+     */
+    void expShifted(float[] x, int xOff, float shift, float[] y, int yOff, int n);
+
+    /**
+     * y[yOff+i] = {@link ElementwiseMath#geluErf}(x[xOff+i]), i &lt; n, bit for bit; y may be x at the same offset.
+     */
+    void geluErf(float[] x, int xOff, float[] y, int yOff, int n);
 }

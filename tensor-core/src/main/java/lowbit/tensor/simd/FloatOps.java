@@ -78,6 +78,26 @@ public final class FloatOps {
         return K.max(x, off, n);
     }
 
+    /**
+     * y[yOff+i] = e^(x[xOff+i] − shift), i &lt; n, by {@link ElementwiseMath#exp} (within 1 ulp; the same bits with
+     * or without SIMD). y may be x at the same offset (in place).
+     */
+    public static void expShifted(float[] x, int xOff, float shift, float[] y, int yOff, int n) {
+        Objects.checkFromIndexSize(xOff, n, x.length);
+        Objects.checkFromIndexSize(yOff, n, y.length);
+        K.expShifted(x, xOff, shift, y, yOff, n);
+    }
+
+    /**
+     * y[yOff+i] = GELU(x[xOff+i]) in its erf form, by {@link ElementwiseMath#geluErf} (the same bits with or without
+     * SIMD). y may be x at the same offset (in place).
+     */
+    public static void geluErf(float[] x, int xOff, float[] y, int yOff, int n) {
+        Objects.checkFromIndexSize(xOff, n, x.length);
+        Objects.checkFromIndexSize(yOff, n, y.length);
+        K.geluErf(x, xOff, y, yOff, n);
+    }
+
     /** Segment form of {@link #dot(float[], int, float[], int, int)}. */
     public static float dot(MemorySegment a, long aOff, MemorySegment b, long bOff, long n) {
         checkFloats(a, aOff, n);

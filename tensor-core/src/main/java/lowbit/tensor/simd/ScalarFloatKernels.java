@@ -149,4 +149,18 @@ public final class ScalarFloatKernels implements FloatKernels {
         }
         return m;
     }
+
+    @Override
+    public void expShifted(float[] x, int xOff, float shift, float[] y, int yOff, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yOff + i] = ElementwiseMath.exp(x[xOff + i] - shift);
+        }
+    }
+
+    @Override
+    public void geluErf(float[] x, int xOff, float[] y, int yOff, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yOff + i] = ElementwiseMath.geluErf(x[xOff + i]);
+        }
+    }
 }

@@ -31,6 +31,63 @@ class FloatKernelsTest {
         return 2 * gamma * sumAbs + Float.MIN_NORMAL;
     }
 
+    /**
+     * Values that hit every branch-free case of exp and GELU: zeros of both signs, ±∞, NaN, the clamps, the
+     * subnormal and overflow edges of exp, and ordinary values.
+     */
+    private static final float[] SPECIAL = {0f, -0f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN, 1f,
+        -1f, 88.72f, 88.73f, 89f, 100f, -87.33f, -87.34f, -103.9f, -103.98f, -104f, -200f, 5.656854f, -5.656854f,
+        5.6568546f, -5.6568546f, 6f, -6f, 1e-30f, -1e-30f, Float.MIN_VALUE, Float.MAX_VALUE, -Float.MAX_VALUE, 0.34657359f,
+        -0.34657359f};
+
+    private static float[] elementwiseInputs(Random r, int n, float spread) {
+        float[] x = SimdTesting.randomFloats(r, n, spread);
+        for (int i = 0; i < n; i++) {
+            if (r.nextInt(8) == 0) {
+                x[i] = SPECIAL[r.nextInt(SPECIAL.length)];
+            }
+        }
+        return x;
+    }
+
+    @Test
+    void expAndGeluMatchTheScalarDefinitionBitForBit() {
+        Random r = new Random(SEED + 7);
+        for (int n : SimdTesting.lengths()) {
+            int off = r.nextInt(5);
+            String at = "n=" + n + " off=" + off + " seed=" + (SEED + 7) + " provider=" + SimdTesting.providerName();
+            for (float spread : new float[] {1f, 12f, 120f}) {
+                float[] x = elementwiseInputs(r, n + off + 3, spread);
+                float shift = r.nextBoolean() ? 0f : (float) r.nextGaussian() * spread;
+                float[] y = new float[n + 4];
+                float[] yRef = new float[n + 4];
+                k.expShifted(x, off, shift, y, 2, n);
+                REF.expShifted(x, off, shift, yRef, 2, n);
+                assertThat(y).as("exp " + at + " shift " + shift).usingElementComparator(Float::compare).containsExactly(yRef);
+                for (int i = 0; i < n; i++) {
+                    assertThat(Float.floatToIntBits(yRef[2 + i])).as("scalar exp of element " + i)
+                            .isEqualTo(Float.floatToIntBits(ElementwiseMath.exp(x[off + i] - shift)));
+                }
+                k.geluErf(x, off, y, 1, n);
+                REF.geluErf(x, off, yRef, 1, n);
+                assertThat(y).as("gelu " + at).usingElementComparator(Float::compare).containsExactly(yRef);
+            }
+        }
+        float[] s = SPECIAL.clone();
+        float[] y = new float[s.length];
+        k.expShifted(s, 0, 0f, y, 0, s.length);
+        for (int i = 0; i < s.length; i++) {
+            assertThat(Float.floatToIntBits(y[i])).as("exp(" + s[i] + ")")
+                    .isEqualTo(Float.floatToIntBits(ElementwiseMath.exp(s[i])));
+        }
+        // in place
+        float[] a = elementwiseInputs(r, 100, 4f);
+        float[] b = a.clone();
+        k.geluErf(a, 0, a, 0, a.length);
+        REF.geluErf(b, 0, b, 0, b.length);
+        assertThat(a).usingElementComparator(Float::compare).containsExactly(b);
+    }
+
     @Test
     void reductionsMatchScalarAtEveryLength() {
         Random r = new Random(SEED);

@@ -8,6 +8,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
+import lowbit.tensor.simd.ElementwiseMath;
 import lowbit.tensor.simd.FloatKernels;
 
 /**
@@ -300,5 +301,72 @@ final class PanamaFloatKernels implements FloatKernels {
             m = Math.max(m, x.getAtIndex(F32_LE, off + i));
         }
         return m;
+    }
+
+    // ---- element-wise functions: the lanes compute ElementwiseMath's scalar code operation by operation ----
+
+    /** {@link ElementwiseMath#exp} of x − shift per lane, then the scalar definition for the tail. */
+    @Override
+    public void expShifted(float[] x, int xOff, float shift, float[] y, int yOff, int n) {
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += L) {
+            expLanes(FloatVector.fromArray(F, x, xOff + i).sub(shift)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] = ElementwiseMath.exp(x[xOff + i] - shift);
+        }
+    }
+
+    /** {@link ElementwiseMath#exp} per lane, operation by operation (so bit for bit). */
+    static FloatVector expLanes(FloatVector x) {
+        FloatVector c = x.max(ElementwiseMath.EXP_MIN).min(ElementwiseMath.EXP_HI);
+        FloatVector nf = c.mul(ElementwiseMath.LOG2E).add(ElementwiseMath.ROUND).sub(ElementwiseMath.ROUND);
+        FloatVector r = c.sub(nf.mul(ElementwiseMath.LN2_HI)).sub(nf.mul(ElementwiseMath.LN2_LO));
+        FloatVector p = r.mul(ElementwiseMath.E5).add(ElementwiseMath.E4).mul(r).add(ElementwiseMath.E3).mul(r)
+                .add(ElementwiseMath.E2).mul(r).add(ElementwiseMath.E1).mul(r).add(ElementwiseMath.E0);
+        FloatVector e = p.mul(r.mul(r)).add(r).add(1f);
+        IntVector k = (IntVector) nf.convert(VectorOperators.F2I, 0);
+        IntVector k1 = k.lanewise(VectorOperators.ASHR, 1);
+        IntVector k2 = k.sub(k1);
+        return e.mul(k1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())
+                .mul(k2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())
+                .blend(0f, x.compare(VectorOperators.LT, ElementwiseMath.EXP_MIN));
+    }
+
+    /**
+     * {@link ElementwiseMath#geluErf} per lane, two vectors per step (each vector is one dependency chain of about 40
+     * operations; two chains side by side keep the out-of-order window full: 1.6× the one-vector loop), then the
+     * scalar definition for the tail.
+     */
+    @Override
+    public void geluErf(float[] x, int xOff, float[] y, int yOff, int n) {
+        int i = 0;
+        for (int bound = n - n % (2 * L); i < bound; i += 2 * L) {
+            FloatVector a = FloatVector.fromArray(F, x, xOff + i);
+            FloatVector b = FloatVector.fromArray(F, x, xOff + i + L);
+            geluLanes(a).intoArray(y, yOff + i);
+            geluLanes(b).intoArray(y, yOff + i + L);
+        }
+        for (int bound = F.loopBound(n); i < bound; i += L) {
+            geluLanes(FloatVector.fromArray(F, x, xOff + i)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] = ElementwiseMath.geluErf(x[xOff + i]);
+        }
+    }
+
+    private static FloatVector geluLanes(FloatVector xv) {
+        FloatVector u = xv.mul(ElementwiseMath.INV_SQRT2);
+        FloatVector c = u.min(ElementwiseMath.ERF_CLAMP).max(-ElementwiseMath.ERF_CLAMP);
+        FloatVector t = c.mul(c);
+        FloatVector p = t.mul(ElementwiseMath.P6).add(ElementwiseMath.P5).mul(t).add(ElementwiseMath.P4).mul(t)
+                .add(ElementwiseMath.P3).mul(t).add(ElementwiseMath.P2).mul(t).add(ElementwiseMath.P1).mul(t)
+                .add(ElementwiseMath.P0);
+        FloatVector q = t.mul(ElementwiseMath.Q5).add(ElementwiseMath.Q4).mul(t).add(ElementwiseMath.Q3).mul(t)
+                .add(ElementwiseMath.Q2).mul(t).add(ElementwiseMath.Q1).mul(t).add(1f);
+        FloatVector e = c.mul(p).div(q).min(1f).max(-1f);
+        FloatVector phi = e.add(1f).mul(0.5f).mul(u.add(ElementwiseMath.ERF_CLAMP).mul(0x1p24f).max(0f).min(1f));
+        phi = phi.max(u.sub(ElementwiseMath.ERF_CLAMP).mul(0x1p24f).max(0f).min(1f));
+        return xv.mul(phi);
     }
 }
