@@ -114,8 +114,7 @@ public final class Gemm {
         Objects.requireNonNull(w, "linear: W is null");
         int in = w.inFeatures(), out = w.outFeatures();
         checkLinear(x, n, in, -2, out, bias, y, "packed " + w.sourceType());
-        float beta = fillBias(bias, y, n, out);
-        K.gemmPacked(n, 1f, x, 0, in, w.panels(), beta, y, 0, out);
+        K.gemmPacked(n, 1f, x, 0, in, w.panels(), bias, 0f, y, 0, out); // the bias enters the first k-slice's epilogue
     }
 
     private static float fillBias(float[] bias, float[] y, int n, int out) {

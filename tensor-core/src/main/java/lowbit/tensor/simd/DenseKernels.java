@@ -68,9 +68,30 @@ public interface DenseKernels {
     PackedPanels packTransposed(MemorySegment w, DType type, long wOff, long ldw, int n, int k);
 
     /**
-     * {@code C = α·A·Wᵀ + β·C} for A [m, k] ({@code a[aOff + i·lda + p]}), W the packed {@code [n, k]} weight and C
-     * [m, n]; C is not read when β = 0. The panel width must be this implementation's.
+     * {@code C = α·A·Wᵀ + bias + β·C} for A [m, k] ({@code a[aOff + i·lda + p]}), W the packed {@code [n, k]} weight,
+     * bias [n] added to every row (or null) and C [m, n]; C is not read when β = 0, and a bias requires β = 0. The
+     * result has the bits of filling C with the bias and running with β = 1. The panel width must be this
+     * implementation's.
      */
-    void gemmPacked(int m, float alpha, float[] a, int aOff, int lda, PackedPanels w, float beta, float[] c, int cOff,
-            int ldc);
+    void gemmPacked(int m, float alpha, float[] a, int aOff, int lda, PackedPanels w, float[] bias, float beta,
+            float[] c, int cOff, int ldc);
+
+    /**
+     * One head of scaled dot-product attention on strided rows (the caller keeps seqK and d small: the work is not
+     * blocked for cache). For query rows i &lt; seqQ, keys j &lt; seqK and columns p &lt; d:
+     * <pre>
+     *   s_ij = Σ_p q[qOff + i·ld + p]·(scale·k[kOff + j·ld + p]) + bias[biasOff + i·biasRowStride + j]
+     *   out[oOff + i·ld + p] = Σ_j softmax_j(s_i)·v[vOff + j·ld + p]
+     * </pre>
+     * (no bias term when {@code bias} is null; a row stride of 0 shares one bias row). {@code scratch} holds at least
+     * {@link #attentionScratch(int, int)} floats. Exponentials are {@link ElementwiseMath#exp}.
+     *
+     * @return −1, or the first query row whose scores are all −∞ (no distribution; that row and the later ones are
+     *     not written)
+     */
+    int attentionHead(int seqQ, int seqK, int d, float scale, float[] q, int qOff, float[] k, int kOff, float[] v,
+            int vOff, int ld, float[] bias, int biasOff, int biasRowStride, float[] out, int oOff, float[] scratch);
+
+    /** Scratch floats {@link #attentionHead} needs for seqK keys of d columns. */
+    int attentionScratch(int seqK, int d);
 }

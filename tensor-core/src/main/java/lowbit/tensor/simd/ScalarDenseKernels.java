@@ -122,8 +122,11 @@ public final class ScalarDenseKernels implements DenseKernels {
 
     /** The triple loop over panels of any width (it reads each element through {@link PackedPanels#get}). */
     @Override
-    public void gemmPacked(int m, float alpha, float[] a, int aOff, int lda, PackedPanels w, float beta, float[] c,
-            int cOff, int ldc) {
+    public void gemmPacked(int m, float alpha, float[] a, int aOff, int lda, PackedPanels w, float[] bias, float beta,
+            float[] c, int cOff, int ldc) {
+        if (bias != null && beta != 0f) {
+            throw new IllegalArgumentException("gemmPacked: a bias needs beta = 0, got " + beta);
+        }
         int n = w.rows(), k = w.cols();
         for (int i = 0; i < m; i++) {
             for (int j = 0; j < n; j++) {
@@ -132,8 +135,52 @@ public final class ScalarDenseKernels implements DenseKernels {
                     s += a[aOff + i * lda + p] * w.get(j, p);
                 }
                 int ci = cOff + i * ldc + j;
-                c[ci] = beta == 0f ? alpha * s : alpha * s + beta * c[ci];
+                c[ci] = bias != null ? alpha * s + bias[j] : beta == 0f ? alpha * s : alpha * s + beta * c[ci];
             }
         }
+    }
+
+    @Override
+    public int attentionHead(int seqQ, int seqK, int d, float scale, float[] q, int qOff, float[] k, int kOff,
+            float[] v, int vOff, int ld, float[] bias, int biasOff, int biasRowStride, float[] out, int oOff,
+            float[] scratch) {
+        for (int i = 0; i < seqQ; i++) {
+            int qi = qOff + i * ld;
+            float m = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < seqK; j++) {
+                int kj = kOff + j * ld;
+                float s = 0f;
+                for (int p = 0; p < d; p++) {
+                    s += q[qi + p] * (scale * k[kj + p]);
+                }
+                if (bias != null) {
+                    s += bias[biasOff + i * biasRowStride + j];
+                }
+                scratch[j] = s;
+                m = Math.max(m, s);
+            }
+            if (m == Float.NEGATIVE_INFINITY) {
+                return i;
+            }
+            float sum = 0f;
+            for (int j = 0; j < seqK; j++) {
+                scratch[j] = ElementwiseMath.exp(scratch[j] - m);
+                sum += scratch[j];
+            }
+            float inv = 1f / sum;
+            for (int p = 0; p < d; p++) {
+                float o = 0f;
+                for (int j = 0; j < seqK; j++) {
+                    o += scratch[j] * v[vOff + j * ld + p];
+                }
+                out[oOff + i * ld + p] = o * inv;
+            }
+        }
+        return -1;
+    }
+
+    @Override
+    public int attentionScratch(int seqK, int d) {
+        return seqK;
     }
 }

@@ -133,7 +133,7 @@ class PackedWeightTest {
         int n = 6;
         float[] x = DenseTesting.floats(rnd, n * in, 1f);
         float[] viaPanels = new float[n * out], direct = new float[n * out];
-        REF.gemmPacked(n, 1f, x, 0, in, p, 0f, viaPanels, 0, out);
+        REF.gemmPacked(n, 1f, x, 0, in, p, null, 0f, viaPanels, 0, out);
         REF.gemm(false, true, n, out, in, 1f, x, 0, in, w, 0, in, 0f, direct, 0, out);
         assertThat(viaPanels).isEqualTo(direct);
     }
@@ -175,7 +175,7 @@ class PackedWeightTest {
                 .hasMessageContaining("need 8 floats");
         if (!(K instanceof ScalarDenseKernels)) {
             PackedPanels narrow = new PackedPanels(new float[12], 1, 3, 4);
-            assertThatThrownBy(() -> K.gemmPacked(1, 1f, new float[4], 0, 4, narrow, 0f, new float[3], 0, 3))
+            assertThatThrownBy(() -> K.gemmPacked(1, 1f, new float[4], 0, 4, narrow, null, 0f, new float[3], 0, 3))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("panels of 1");
         }
     }

@@ -75,13 +75,26 @@ final class PanamaDenseKernels implements DenseKernels {
     }
 
     @Override
-    public void gemmPacked(int m, float alpha, float[] a, int aOff, int lda, PackedPanels w, float beta, float[] c,
-            int cOff, int ldc) {
+    public void gemmPacked(int m, float alpha, float[] a, int aOff, int lda, PackedPanels w, float[] bias, float beta,
+            float[] c, int cOff, int ldc) {
         if (w.panelWidth() != PanamaGemm.NR) {
             throw new IllegalArgumentException("weight packed in panels of " + w.panelWidth() + " rows; this "
                     + Species.BITS + "-bit kernel needs " + PanamaGemm.NR);
         }
-        PanamaGemm.gemmPacked(m, w.rows(), w.cols(), alpha, a, aOff, lda, w.data(), beta, c, cOff, ldc);
+        PanamaGemm.gemmPacked(m, w.rows(), w.cols(), alpha, a, aOff, lda, w.data(), bias, beta, c, cOff, ldc);
+    }
+
+    @Override
+    public int attentionHead(int seqQ, int seqK, int d, float scale, float[] q, int qOff, float[] k, int kOff,
+            float[] v, int vOff, int ld, float[] bias, int biasOff, int biasRowStride, float[] out, int oOff,
+            float[] scratch) {
+        return PanamaAttention.head(seqQ, seqK, d, scale, q, qOff, k, kOff, v, vOff, ld, bias, biasOff, biasRowStride,
+                out, oOff, scratch);
+    }
+
+    @Override
+    public int attentionScratch(int seqK, int d) {
+        return PanamaAttention.scratchLength(seqK, d);
     }
 
     private static void run(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOff,

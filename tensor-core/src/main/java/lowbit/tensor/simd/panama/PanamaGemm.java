@@ -80,23 +80,36 @@ final class PanamaGemm {
                 float bet = p0 == 0 ? beta : 1f;
                 int jb0 = j0, pp0 = p0;
                 forTasks(t, threads, (i0, i1, q0, q1) -> compute(transA, a, aOff, lda, m, i0, i1, pp0, kc, bp, 0,
-                        kc * NR, q0, q1, jb0, j1, alpha, bet, c, cOff, ldc));
+                        kc * NR, q0, q1, jb0, j1, alpha, null, bet, c, cOff, ldc));
             }
         }
     }
 
     /**
-     * {@code C = α·A·Bᵀ + β·C} with B [n, k] already packed in panels of {@link #NR} columns spanning all of k
+     * {@code C = α·A·Bᵀ + bias + β·C} with B [n, k] already packed in panels of {@link #NR} columns spanning all of k
      * ({@link #packPanels(WeightSource, int, int)}): no packing of B, and a task runs every k-slice of its tile of C
-     * in order, so the result has the same bits as {@link #gemm} on the unpacked B.
+     * in order, so the result has the same bits as {@link #gemm} on the unpacked B. A non-null {@code bias} [n]
+     * (added to every row; β must then be 0) enters the first k-slice's epilogue in place of β·C, which gives the
+     * same bits as filling C with the bias and running with β = 1, without that pass over C and without reading C in
+     * the first slice.
      */
-    static void gemmPacked(int m, int n, int k, float alpha, float[] a, int aOff, int lda, float[] bp, float beta,
-            float[] c, int cOff, int ldc) {
+    static void gemmPacked(int m, int n, int k, float alpha, float[] a, int aOff, int lda, float[] bp, float[] bias,
+            float beta, float[] c, int cOff, int ldc) {
+        if (bias != null && beta != 0f) {
+            throw new IllegalArgumentException("gemmPacked: a bias needs beta = 0, got " + beta);
+        }
         if (m == 0 || n == 0) {
             return;
         }
         if (k == 0 || alpha == 0f) {
             scaleC(m, n, beta, c, cOff, ldc);
+            if (bias != null) {
+                for (int i = 0; i < m; i++) {
+                    for (int j = 0; j < n; j++) {
+                        c[cOff + i * ldc + j] += bias[j];
+                    }
+                }
+            }
             return;
         }
         int threads = 2.0 * m * n * k < 4e6 ? 1 : Parallel.parallelism();
@@ -106,7 +119,7 @@ final class PanamaGemm {
             for (int p0 = 0; p0 < k; p0 += KC) {
                 int kc = Math.min(KC, k - p0);
                 compute(false, a, aOff, lda, m, i0, i1, p0, kc, bp, p0 * NR, k * NR, q0, q1, 0, n, alpha,
-                        p0 == 0 ? beta : 1f, c, cOff, ldc);
+                        p0 == 0 ? bias : null, p0 == 0 ? beta : 1f, c, cOff, ldc);
             }
         });
     }
@@ -205,11 +218,12 @@ final class PanamaGemm {
     /**
      * One k-slice of a tile of C: rows [i0, i1) of op(A) (m rows in all; packed here, {@link #MC} rows at a time,
      * into the running thread's scratch) times B panels [q0, q1), panel q's slice at
-     * {@code bp[bBase + q·bStride]} (kc·NR floats), columns from {@code j0} up to {@code j1}.
+     * {@code bp[bBase + q·bStride]} (kc·NR floats), columns from {@code j0} up to {@code j1}; {@code bias} (indexed by
+     * column, or null) is added in the epilogue, with bet = 0.
      */
     private static void compute(boolean transA, float[] a, int aOff, int lda, int m, int i0, int i1, int p0, int kc,
-            float[] bp, int bBase, int bStride, int q0, int q1, int j0, int j1, float alpha, float bet, float[] c,
-            int cOff, int ldc) {
+            float[] bp, int bBase, int bStride, int q0, int q1, int j0, int j1, float alpha, float[] bias, float bet,
+            float[] c, int cOff, int ldc) {
         i1 = Math.min(i1, m);
         if (i0 >= i1 || q0 >= q1) {
             return;
@@ -233,10 +247,10 @@ final class PanamaGemm {
                     int i = ic + s * MR;
                     int mr = Math.min(MR, ic + mc - i);
                     if (mr == MR && nr == NR) {
-                        kernel(kc, ap, s * kc * MR, bp, bOff, c, cOff + i * ldc + j, ldc, alpha, bet);
+                        kernel(kc, ap, s * kc * MR, bp, bOff, c, cOff + i * ldc + j, ldc, alpha, bias, j, bet);
                     } else {
-                        kernel(kc, ap, s * kc * MR, bp, bOff, tile, 0, NR, 1f, 0f);
-                        merge(tile, mr, nr, c, cOff + i * ldc + j, ldc, alpha, bet);
+                        kernel(kc, ap, s * kc * MR, bp, bOff, tile, 0, NR, 1f, null, 0, 0f);
+                        merge(tile, mr, nr, c, cOff + i * ldc + j, ldc, alpha, bias, j, bet);
                     }
                 }
             }
@@ -304,23 +318,25 @@ final class PanamaGemm {
         }
     }
 
-    private static void merge(float[] tile, int mr, int nr, float[] c, int cIdx, int ldc, float alpha, float beta) {
+    private static void merge(float[] tile, int mr, int nr, float[] c, int cIdx, int ldc, float alpha, float[] bias,
+            int bj, float beta) {
         for (int r = 0; r < mr; r++) {
             for (int j = 0; j < nr; j++) {
                 int ci = cIdx + r * ldc + j;
                 float t = tile[r * NR + j];
-                c[ci] = beta == 0f ? alpha * t : alpha * t + beta * c[ci];
+                c[ci] = bias != null ? alpha * t + bias[bj + j] : beta == 0f ? alpha * t : alpha * t + beta * c[ci];
             }
         }
     }
 
     /**
-     * C tile (MR × NR at cIdx, row stride ldc) = α·(Ap·Bp) + β·C tile, C not read when β = 0. The tile lives in
+     * C tile (MR × NR at cIdx, row stride ldc) = α·(Ap·Bp) + β·C tile, C not read when β = 0; with a bias (columns
+     * {@code bias[bj ..]}, β = 0) α·(Ap·Bp) + bias, fused like the β·C term. The tile lives in
      * local variables and the epilogue is written out here (not in a helper taking vectors) so that C2 keeps every
      * accumulator in a register instead of boxing it at a call.
      */
     private static void kernel(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] c, int cIdx, int ldc,
-            float alpha, float beta) {
+            float alpha, float[] bias, int bj, float beta) {
         FloatVector z = FloatVector.zero(F);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
         for (int p = 0; p < kc; p++) {
@@ -355,7 +371,26 @@ final class PanamaGemm {
             c71 = FMA ? a.fma(b1, c71) : a.mul(b1).add(c71);
         }
         FloatVector av = FloatVector.broadcast(F, alpha);
-        if (beta == 0f) {
+        if (bias != null) {
+            FloatVector y0 = FloatVector.fromArray(F, bias, bj);
+            FloatVector y1 = FloatVector.fromArray(F, bias, bj + L);
+            (FMA ? c00.fma(av, y0) : c00.mul(av).add(y0)).intoArray(c, cIdx + 0 * ldc);
+            (FMA ? c01.fma(av, y1) : c01.mul(av).add(y1)).intoArray(c, cIdx + 0 * ldc + L);
+            (FMA ? c10.fma(av, y0) : c10.mul(av).add(y0)).intoArray(c, cIdx + 1 * ldc);
+            (FMA ? c11.fma(av, y1) : c11.mul(av).add(y1)).intoArray(c, cIdx + 1 * ldc + L);
+            (FMA ? c20.fma(av, y0) : c20.mul(av).add(y0)).intoArray(c, cIdx + 2 * ldc);
+            (FMA ? c21.fma(av, y1) : c21.mul(av).add(y1)).intoArray(c, cIdx + 2 * ldc + L);
+            (FMA ? c30.fma(av, y0) : c30.mul(av).add(y0)).intoArray(c, cIdx + 3 * ldc);
+            (FMA ? c31.fma(av, y1) : c31.mul(av).add(y1)).intoArray(c, cIdx + 3 * ldc + L);
+            (FMA ? c40.fma(av, y0) : c40.mul(av).add(y0)).intoArray(c, cIdx + 4 * ldc);
+            (FMA ? c41.fma(av, y1) : c41.mul(av).add(y1)).intoArray(c, cIdx + 4 * ldc + L);
+            (FMA ? c50.fma(av, y0) : c50.mul(av).add(y0)).intoArray(c, cIdx + 5 * ldc);
+            (FMA ? c51.fma(av, y1) : c51.mul(av).add(y1)).intoArray(c, cIdx + 5 * ldc + L);
+            (FMA ? c60.fma(av, y0) : c60.mul(av).add(y0)).intoArray(c, cIdx + 6 * ldc);
+            (FMA ? c61.fma(av, y1) : c61.mul(av).add(y1)).intoArray(c, cIdx + 6 * ldc + L);
+            (FMA ? c70.fma(av, y0) : c70.mul(av).add(y0)).intoArray(c, cIdx + 7 * ldc);
+            (FMA ? c71.fma(av, y1) : c71.mul(av).add(y1)).intoArray(c, cIdx + 7 * ldc + L);
+        } else if (beta == 0f) {
             c00.mul(av).intoArray(c, cIdx + 0 * ldc);
             c01.mul(av).intoArray(c, cIdx + 0 * ldc + L);
             c10.mul(av).intoArray(c, cIdx + 1 * ldc);

@@ -1,0 +1,197 @@
+package lowbit.tensor.simd.panama;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+import lowbit.tensor.simd.DenseKernels;
+
+/**
+ * {@link DenseKernels#attentionHead}: one head of scaled dot-product attention for short sequences, fused, with no
+ * call per product. The scaled key head is transposed into the scratch ({@code d} rows of w = seqK rounded up to L
+ * lanes, zero-padded), so that a query row's scores are w/L vectors, each {@code Σ_p q_ip·Kt[p, ..]} by broadcast
+ * FMAs (even and odd p in two chains, to halve the dependent latency). The row's mask is added, padding lanes are
+ * −∞, the max is a lane reduction (exact in any order), the exponentials are {@link PanamaFloatKernels#expLanes}
+ * (bit for bit {@code ElementwiseMath.exp}), and their sum is a fixed tree of lane swaps (the same bits interpreted
+ * or compiled). The output row is {@code (Σ_j e_j·V_j)·(1/Σe)}, d/L vector accumulators over the keys (even and odd
+ * j in two chains); columns past the last whole vector of d go through scalar code in the same order.
+ */
+final class PanamaAttention {
+    private static final VectorSpecies<Float> F = Species.F;
+    private static final int L = F.length();
+    private static final boolean FMA = Species.FMA;
+    /**
+     * Shuffles that swap lanes i and i ^ s (s = 8, 4, 2, 1; null where s ≥ L): the reduction tree of {@link #sum}.
+     * Separate constants, not an array: C2 intrinsifies a rearrange only with a constant shuffle, and a loop over an
+     * array of them ran the Java fallback, boxing every vector (measured 3× slower for the whole head).
+     */
+    private static final VectorShuffle<Float> SWAP8 = L > 8 ? VectorShuffle.fromOp(F, i -> i ^ 8) : null;
+    private static final VectorShuffle<Float> SWAP4 = L > 4 ? VectorShuffle.fromOp(F, i -> i ^ 4) : null;
+    private static final VectorShuffle<Float> SWAP2 = L > 2 ? VectorShuffle.fromOp(F, i -> i ^ 2) : null;
+    private static final VectorShuffle<Float> SWAP1 = L > 1 ? VectorShuffle.fromOp(F, i -> i ^ 1) : null;
+
+    private PanamaAttention() {
+    }
+
+    /** Σ of v's lanes by the fixed tree: lanes L/2 apart added, then L/4, .., then neighbours; lane 0 holds it. */
+    private static float sum(FloatVector v) {
+        if (L > 8) {
+            v = v.add(v.rearrange(SWAP8));
+        }
+        if (L > 4) {
+            v = v.add(v.rearrange(SWAP4));
+        }
+        if (L > 2) {
+            v = v.add(v.rearrange(SWAP2));
+        }
+        if (L > 1) {
+            v = v.add(v.rearrange(SWAP1));
+        }
+        return v.lane(0);
+    }
+
+    /** Keys rounded up to whole vectors: the row width of the transposed key head in the scratch. */
+    static int paddedKeys(int seqK) {
+        return (seqK + L - 1) / L * L;
+    }
+
+    /** Query rows per block: each phase below runs over a block's rows, whose chains are independent. */
+    static final int ROWS = 16;
+
+    /** Scratch floats for seqK keys of d columns: the transposed keys, a block of score rows, its maxima and sums. */
+    static int scratchLength(int seqK, int d) {
+        return (d + ROWS) * paddedKeys(seqK) + 2 * ROWS;
+    }
+
+    /**
+     * The head in blocks of {@link #ROWS} query rows, phase by phase (scores of every row of the block, then the
+     * masks and maxima, then the exponentials, then the values): a row's own steps form one long dependency chain
+     * (about 280 cycles at 16 keys and 32 columns), so running the rows of a block side by side in each phase lets
+     * the core overlap them (measured 2× faster than row by row). Each phase is a small method passing only arrays
+     * and indices: one method holding all of it grew past C2's inlining budget, {@code expLanes} became a call and
+     * every vector crossing it was boxed.
+     */
+    static int head(int seqQ, int seqK, int d, float scale, float[] q, int qOff, float[] k, int kOff, float[] v,
+            int vOff, int ld, float[] bias, int biasOff, int biasRowStride, float[] out, int oOff, float[] scratch) {
+        int w = paddedKeys(seqK);
+        transposeKeys(seqK, d, w, scale, k, kOff, ld, scratch);
+        int s = d * w;
+        int mx = s + ROWS * w;
+        for (int i0 = 0; i0 < seqQ; i0 += ROWS) {
+            int rows = Math.min(ROWS, seqQ - i0);
+            for (int r = 0; r < rows; r++) {
+                scores(d, w, q, qOff + (i0 + r) * ld, scratch, s + r * w);
+            }
+            for (int r = 0; r < rows; r++) {
+                float m = mask(seqK, w, bias, bias == null ? 0 : biasOff + (i0 + r) * biasRowStride, scratch, s + r * w);
+                if (m == Float.NEGATIVE_INFINITY) {
+                    return i0 + r;
+                }
+                scratch[mx + r] = m;
+            }
+            for (int r = 0; r < rows; r++) {
+                scratch[mx + ROWS + r] = 1f / exponentials(w, scratch[mx + r], scratch, s + r * w);
+            }
+            for (int r = 0; r < rows; r++) {
+                values(seqK, d, scratch[mx + ROWS + r], v, vOff, ld, scratch, s + r * w, out, oOff + (i0 + r) * ld);
+            }
+        }
+        return -1;
+    }
+
+    /** scratch[p·w + j] = scale·k_jp, zero for j ≥ seqK. */
+    private static void transposeKeys(int seqK, int d, int w, float scale, float[] k, int kOff, int ld, float[] scratch) {
+        for (int j = 0; j < seqK; j++) {
+            int kr = kOff + j * ld;
+            for (int p = 0; p < d; p++) {
+                scratch[p * w + j] = scale * k[kr + p];
+            }
+        }
+        for (int p = 0; p < d; p++) {
+            for (int j = seqK; j < w; j++) {
+                scratch[p * w + j] = 0f;
+            }
+        }
+    }
+
+    /** The query row's w scores into scratch[s ..]: Σ_p q_p·Kt[p, ..], even and odd p in two chains. */
+    private static void scores(int d, int w, float[] q, int qi, float[] scratch, int s) {
+        for (int c = 0; c < w; c += L) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0;
+            int p = 0;
+            for (; p + 1 < d; p += 2) {
+                FloatVector k0 = FloatVector.fromArray(F, scratch, p * w + c);
+                FloatVector k1 = FloatVector.fromArray(F, scratch, (p + 1) * w + c);
+                FloatVector q0 = FloatVector.broadcast(F, q[qi + p]);
+                FloatVector q1 = FloatVector.broadcast(F, q[qi + p + 1]);
+                a0 = FMA ? k0.fma(q0, a0) : k0.mul(q0).add(a0);
+                a1 = FMA ? k1.fma(q1, a1) : k1.mul(q1).add(a1);
+            }
+            if (p < d) {
+                FloatVector k0 = FloatVector.fromArray(F, scratch, p * w + c);
+                FloatVector q0 = FloatVector.broadcast(F, q[qi + p]);
+                a0 = FMA ? k0.fma(q0, a0) : k0.mul(q0).add(a0);
+            }
+            a0.add(a1).intoArray(scratch, s + c);
+        }
+    }
+
+    /** Adds the bias row (if any), sets the padding lanes to −∞ and returns the row maximum. */
+    private static float mask(int seqK, int w, float[] bias, int bi, float[] scratch, int s) {
+        if (bias != null) {
+            for (int j = 0; j < seqK; j++) {
+                scratch[s + j] += bias[bi + j];
+            }
+        }
+        for (int j = seqK; j < w; j++) {
+            scratch[s + j] = Float.NEGATIVE_INFINITY;
+        }
+        FloatVector mv = FloatVector.fromArray(F, scratch, s);
+        for (int c = L; c < w; c += L) {
+            mv = mv.max(FloatVector.fromArray(F, scratch, s + c));
+        }
+        return mv.reduceLanes(VectorOperators.MAX);
+    }
+
+    /** e_j = exp(s_j − m) in place; returns Σ e_j (per-lane sums, then the fixed lane tree). */
+    private static float exponentials(int w, float m, float[] scratch, int s) {
+        FloatVector sv = FloatVector.zero(F);
+        for (int c = 0; c < w; c += L) {
+            FloatVector e = PanamaFloatKernels.expLanes(FloatVector.fromArray(F, scratch, s + c).sub(m));
+            e.intoArray(scratch, s + c);
+            sv = sv.add(e);
+        }
+        return sum(sv);
+    }
+
+    /** out[oi + p] = (Σ_j e_j·v_jp)·inv, even and odd j in two chains; the tail of d in scalar code. */
+    private static void values(int seqK, int d, float inv, float[] v, int vOff, int ld, float[] scratch, int s,
+            float[] out, int oi) {
+        int dv = d / L * L;
+        for (int c = 0; c < dv; c += L) {
+            FloatVector o0 = FloatVector.zero(F), o1 = o0;
+            int j = 0;
+            for (; j + 1 < seqK; j += 2) {
+                FloatVector v0 = FloatVector.fromArray(F, v, vOff + j * ld + c);
+                FloatVector v1 = FloatVector.fromArray(F, v, vOff + (j + 1) * ld + c);
+                FloatVector e0 = FloatVector.broadcast(F, scratch[s + j]);
+                FloatVector e1 = FloatVector.broadcast(F, scratch[s + j + 1]);
+                o0 = FMA ? v0.fma(e0, o0) : v0.mul(e0).add(o0);
+                o1 = FMA ? v1.fma(e1, o1) : v1.mul(e1).add(o1);
+            }
+            if (j < seqK) {
+                FloatVector v0 = FloatVector.fromArray(F, v, vOff + j * ld + c);
+                FloatVector e0 = FloatVector.broadcast(F, scratch[s + j]);
+                o0 = FMA ? v0.fma(e0, o0) : v0.mul(e0).add(o0);
+            }
+            o0.add(o1).mul(inv).intoArray(out, oi + c);
+        }
+        for (int c = dv; c < d; c++) {
+            float o = 0f;
+            for (int j = 0; j < seqK; j++) {
+                o += scratch[s + j] * v[vOff + j * ld + c];
+            }
+            out[oi + c] = o * inv;
+        }
+    }
+}
