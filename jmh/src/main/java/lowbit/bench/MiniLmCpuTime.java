@@ -7,6 +7,7 @@ import java.io.InputStream;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import lowbit.examples.minilm.Corpus;
@@ -17,8 +18,10 @@ import lowbit.tensor.parallel.Parallel;
  * The {@link MiniLmEmbedBench} workload (32 sentences of 12–20 tokens, ids → hidden states) timed by the calling
  * thread's CPU time, single-threaded, lowbit and onnxruntime in the same JVM: on a machine shared with other jobs
  * wall-clock JMH numbers swing by several times, while the CPU time a thread spends on one batch barely depends on
- * the load (best of 20 after 40 warm-up batches). Run:
- * {@code java --add-modules=jdk.incubator.vector -cp jmh/target/benchmarks.jar lowbit.bench.MiniLmCpuTime}.
+ * the load. After 40 warm-up batches of each, the two alternate batch by batch for {@code rounds} rounds (default
+ * 30), so that a slow phase of the machine hits both; prints best and median of each and the median of the rounds'
+ * speed ratios. Run:
+ * {@code java --add-modules=jdk.incubator.vector -cp jmh/target/benchmarks.jar lowbit.bench.MiniLmCpuTime [rounds]}.
  */
 public final class MiniLmCpuTime {
     private MiniLmCpuTime() {
@@ -28,18 +31,10 @@ public final class MiniLmCpuTime {
         void run() throws Exception;
     }
 
-    private static double bestCpuMs(Op op, int warmup, int reps) throws Exception {
-        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
-        for (int i = 0; i < warmup; i++) {
-            op.run();
-        }
-        double best = Double.MAX_VALUE;
-        for (int i = 0; i < reps; i++) {
-            long t0 = mx.getCurrentThreadCpuTime();
-            op.run();
-            best = Math.min(best, (mx.getCurrentThreadCpuTime() - t0) / 1e6);
-        }
-        return best;
+    private static double median(double[] a) {
+        double[] s = a.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     public static void main(String[] args) throws Exception {
@@ -79,11 +74,30 @@ public final class MiniLmCpuTime {
                 }
             };
             Op lowbit = () -> model.embedIds(batch, null);
-            double l = bestCpuMs(lowbit, 40, 20);
-            double o = bestCpuMs(ort, 40, 20);
-            System.out.printf("32 sentences, %d tokens padded, 1 thread, CPU time per batch: lowbit %.1f ms (%.0f sentences/s),"
-                    + " onnxruntime %.1f ms (%.0f sentences/s), lowbit/onnxruntime speed %.2fx%n", seq, l, 32000 / l, o,
-                    32000 / o, o / l);
+            int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 30;
+            for (int i = 0; i < 40; i++) {
+                lowbit.run();
+                ort.run();
+            }
+            double[] l = new double[rounds], o = new double[rounds], ratio = new double[rounds];
+            ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+            for (int r = 0; r < rounds; r++) { // alternating, so that a slow phase of the machine hits both sides
+                Op first = r % 2 == 0 ? lowbit : ort, second = r % 2 == 0 ? ort : lowbit;
+                long t0 = mx.getCurrentThreadCpuTime();
+                first.run();
+                long t1 = mx.getCurrentThreadCpuTime();
+                second.run();
+                long t2 = mx.getCurrentThreadCpuTime();
+                l[r] = (r % 2 == 0 ? t1 - t0 : t2 - t1) / 1e6;
+                o[r] = (r % 2 == 0 ? t2 - t1 : t1 - t0) / 1e6;
+                ratio[r] = o[r] / l[r];
+            }
+            double lb = Arrays.stream(l).min().orElseThrow(), ob = Arrays.stream(o).min().orElseThrow();
+            System.out.printf("32 sentences, %d tokens padded, 1 thread, CPU time per batch over %d alternating rounds:"
+                    + " lowbit best %.1f ms / median %.1f ms (%.0f sentences/s at best), onnxruntime best %.1f / median"
+                    + " %.1f ms (%.0f sentences/s); lowbit/onnxruntime speed: best-to-best %.2fx, median of the rounds'"
+                    + " ratios %.2fx%n", seq, rounds, lb, median(l), 32000 / lb, ob, median(o), 32000 / ob, ob / lb,
+                    median(ratio));
         }
     }
 }

@@ -11,7 +11,7 @@ import lowbit.tensor.simd.DenseKernels;
  * call per product. The scaled key head is transposed into the scratch ({@code d} rows of w = seqK rounded up to L
  * lanes, zero-padded), so that a query row's scores are w/L vectors, each {@code Σ_p q_ip·Kt[p, ..]} by broadcast
  * FMAs (even and odd p in two chains, to halve the dependent latency). The row's mask is added, padding lanes are
- * −∞, the max is a lane reduction (exact in any order), the exponentials are {@link PanamaFloatKernels#expLanes}
+ * −∞, the max is a lane reduction (exact in any order), the exponentials are {@link PanamaFloatKernels#expStep}
  * (bit for bit {@code ElementwiseMath.exp}), and their sum is a fixed tree of lane swaps (the same bits interpreted
  * or compiled). The output row is {@code (Σ_j e_j·V_j)·(1/Σe)}, d/L vector accumulators over the keys (even and odd
  * j in two chains); columns past the last whole vector of d go through scalar code in the same order.
@@ -21,7 +21,7 @@ final class PanamaAttention {
     private static final int L = F.length();
     private static final boolean FMA = Species.FMA;
     /**
-     * Shuffles that swap lanes i and i ^ s (s = 8, 4, 2, 1; null where s ≥ L): the reduction tree of {@link #sum}.
+     * Shuffles that swap lanes i and i ^ s (s = 8, 4, 2, 1; null where s ≥ L): the reduction tree of {@link #rowSum}.
      * Separate constants, not an array: C2 intrinsifies a rearrange only with a constant shuffle, and a loop over an
      * array of them ran the Java fallback, boxing every vector (measured 3× slower for the whole head).
      */
@@ -33,8 +33,16 @@ final class PanamaAttention {
     private PanamaAttention() {
     }
 
-    /** Σ of v's lanes by the fixed tree: lanes L/2 apart added, then L/4, .., then neighbours; lane 0 holds it. */
-    private static float sum(FloatVector v) {
+    /**
+     * Σ of a[off .. off + w) (w a multiple of L): the vectors added lane-wise in order, then the lanes by the fixed
+     * tree (lanes L/2 apart, then L/4, .., then neighbours; lane 0 holds the sum). Loads its own vectors: no vector
+     * crosses a call, see {@link PanamaFloatKernels#expStep}.
+     */
+    private static float rowSum(float[] a, int off, int w) {
+        FloatVector v = FloatVector.fromArray(F, a, off);
+        for (int c = L; c < w; c += L) {
+            v = v.add(FloatVector.fromArray(F, a, off + c));
+        }
         if (L > 8) {
             v = v.add(v.rearrange(SWAP8));
         }
@@ -68,8 +76,8 @@ final class PanamaAttention {
      * masks and maxima, then the exponentials, then the values): a row's own steps form one long dependency chain
      * (about 280 cycles at 16 keys and 32 columns), so running the rows of a block side by side in each phase lets
      * the core overlap them (measured 2× faster than row by row). Each phase is a small method passing only arrays
-     * and indices: one method holding all of it grew past C2's inlining budget, {@code expLanes} became a call and
-     * every vector crossing it was boxed.
+     * and indices, so that nothing depends on C2 inlining it (a vector passed to a helper compiled on its own is boxed
+     * and its operations run the Java fallback).
      */
     static int head(int seqQ, int seqK, int d, float scale, float[] q, int qOff, float[] k, int kOff, float[] v,
             int vOff, int ld, float[] bias, int biasOff, int biasRowStride, float[] out, int oOff, float[] scratch) {
@@ -153,15 +161,12 @@ final class PanamaAttention {
         return mv.reduceLanes(VectorOperators.MAX);
     }
 
-    /** e_j = exp(s_j − m) in place; returns Σ e_j (per-lane sums, then the fixed lane tree). */
+    /** e_j = exp(s_j − m) in place ({@link PanamaFloatKernels#expStep}); returns Σ e_j ({@link #rowSum}). */
     private static float exponentials(int w, float m, float[] scratch, int s) {
-        FloatVector sv = FloatVector.zero(F);
         for (int c = 0; c < w; c += L) {
-            FloatVector e = PanamaFloatKernels.expLanes(FloatVector.fromArray(F, scratch, s + c).sub(m));
-            e.intoArray(scratch, s + c);
-            sv = sv.add(e);
+            PanamaFloatKernels.expStep(scratch, s + c, m, scratch, s + c);
         }
-        return sum(sv);
+        return rowSum(scratch, s, w);
     }
 
     /** out[oi + p] = (Σ_j e_j·v_jp)·inv, even and odd j in two chains; the tail of d in scalar code. */
