@@ -127,13 +127,18 @@ class AttentionHeadTest {
         }
     }
 
+    /** Random Q [seqQ, ld], K and V [seqK, ld] with entries in [−1, 1). */
+    private static float[][] randomHead(long seed, int seqQ, int seqK, int ld) {
+        Random r = new Random(seed);
+        return new float[][] {SimdTesting.randomFloats(r, seqQ * ld, 1f), SimdTesting.randomFloats(r, seqK * ld, 1f),
+            SimdTesting.randomFloats(r, seqK * ld, 1f)};
+    }
+
     @Test
     void anAllMaskedRowIsReportedAndNothingElseIsTouched() {
         int seqQ = 3, seqK = 5, d = 4, ld = 4;
-        Random r = new Random(SEED + 1);
-        float[] q = SimdTesting.randomFloats(r, seqQ * ld, 1f);
-        float[] k = SimdTesting.randomFloats(r, seqK * ld, 1f);
-        float[] v = SimdTesting.randomFloats(r, seqK * ld, 1f);
+        float[][] qkv = randomHead(SEED + 1, seqQ, seqK, ld);
+        float[] q = qkv[0], k = qkv[1], v = qkv[2];
         float[] bias = new float[seqQ * seqK];
         for (int j = 0; j < seqK; j++) {
             bias[seqK + j] = Float.NEGATIVE_INFINITY; // row 1 sees no key
@@ -154,10 +159,8 @@ class AttentionHeadTest {
     @Test
     void nanPropagatesToItsRow() {
         int seqQ = 2, seqK = 17, d = 16, ld = 16;
-        Random r = new Random(SEED + 2);
-        float[] q = SimdTesting.randomFloats(r, seqQ * ld, 1f);
-        float[] k = SimdTesting.randomFloats(r, seqK * ld, 1f);
-        float[] v = SimdTesting.randomFloats(r, seqK * ld, 1f);
+        float[][] qkv = randomHead(SEED + 2, seqQ, seqK, ld);
+        float[] q = qkv[0], k = qkv[1], v = qkv[2];
         q[3] = Float.NaN; // row 0
         float[] out = new float[seqQ * ld];
         AttentionHead.forward(seqQ, seqK, d, 0.25f, q, 0, k, 0, v, 0, ld, null, 0, 0, out, 0,
