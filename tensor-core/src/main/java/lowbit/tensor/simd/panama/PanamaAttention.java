@@ -66,25 +66,33 @@ final class PanamaAttention {
     /** Query rows per block: each phase below runs over a block's rows, whose chains are independent. */
     static final int ROWS = 16;
 
-    /** Scratch floats for seqK keys of d columns: the transposed keys, a block of score rows, its maxima and sums. */
+    /**
+     * Scratch floats for seqK keys of d columns: the transposed keys, the values' whole column blocks, a block of
+     * score rows, its maxima and reciprocal sums.
+     */
     static int scratchLength(int seqK, int d) {
-        return (d + ROWS) * paddedKeys(seqK) + 2 * ROWS;
+        int w = paddedKeys(seqK);
+        return d * w + d / L * L * seqK + ROWS * w + 2 * ROWS;
     }
 
     /**
      * The head in blocks of {@link #ROWS} query rows, phase by phase (scores of every row of the block, then the
-     * masks and maxima, then the exponentials, then the values): a row's own steps form one long dependency chain
-     * (about 280 cycles at 16 keys and 32 columns), so running the rows of a block side by side in each phase lets
-     * the core overlap them (measured 2× faster than row by row). Each phase is a small method passing only arrays
-     * and indices, so that nothing depends on C2 inlining it (a vector passed to a helper compiled on its own is boxed
-     * and its operations run the Java fallback).
+     * masks and maxima, then the exponentials, then the values): a row's own steps form one long dependency chain,
+     * so running the rows of a block side by side in each phase lets the core overlap them. The keys are transposed
+     * and the values copied into the scratch in blocks of L lanes ({@code [block][p or j][L]}), so that every inner
+     * loop steps by the constant L: C2 then eliminates its range checks (with the row stride as the step it kept four
+     * checks, an imul and a spill per iteration). Each phase is a small method passing only arrays and indices, so
+     * that nothing depends on C2 inlining it (a vector passed to a helper compiled on its own is boxed and its
+     * operations run the Java fallback).
      */
     static int head(int seqQ, int seqK, int d, float scale, float[] q, int qOff, float[] k, int kOff, float[] v,
             int vOff, int ld, float[] bias, int biasOff, int biasRowStride, float[] out, int oOff, float[] scratch) {
         int w = paddedKeys(seqK);
-        transposeKeys(seqK, d, w, scale, k, kOff, ld, scratch);
-        int s = d * w;
+        int vt = d * w;
+        int s = vt + d / L * L * seqK;
         int mx = s + ROWS * w;
+        transposeKeys(seqK, d, w, scale, k, kOff, ld, scratch);
+        blockValues(seqK, d, v, vOff, ld, scratch, vt);
         for (int i0 = 0; i0 < seqQ; i0 += ROWS) {
             int rows = Math.min(ROWS, seqQ - i0);
             for (int r = 0; r < rows; r++) {
@@ -101,43 +109,55 @@ final class PanamaAttention {
                 scratch[mx + ROWS + r] = 1f / exponentials(w, scratch[mx + r], scratch, s + r * w);
             }
             for (int r = 0; r < rows; r++) {
-                values(seqK, d, scratch[mx + ROWS + r], v, vOff, ld, scratch, s + r * w, out, oOff + (i0 + r) * ld);
+                values(seqK, d, scratch[mx + ROWS + r], v, vOff, ld, scratch, vt, s + r * w, out, oOff + (i0 + r) * ld);
             }
         }
         return -1;
     }
 
-    /** scratch[p·w + j] = scale·k_jp, zero for j ≥ seqK. */
+    /** Key (p, j) scaled at scratch[(j / L)·d·L + p·L + j % L]; zero for j ≥ seqK up to w. */
     private static void transposeKeys(int seqK, int d, int w, float scale, float[] k, int kOff, int ld, float[] scratch) {
         for (int j = 0; j < seqK; j++) {
             int kr = kOff + j * ld;
+            int t = j / L * d * L + j % L;
             for (int p = 0; p < d; p++) {
-                scratch[p * w + j] = scale * k[kr + p];
+                scratch[t + p * L] = scale * k[kr + p];
             }
         }
-        for (int p = 0; p < d; p++) {
-            for (int j = seqK; j < w; j++) {
-                scratch[p * w + j] = 0f;
+        for (int j = seqK; j < w; j++) {
+            int t = j / L * d * L + j % L;
+            for (int p = 0; p < d; p++) {
+                scratch[t + p * L] = 0f;
+            }
+        }
+    }
+
+    /** Values of the whole column blocks: v[j, b·L .. b·L + L) at scratch[vt + (b·seqK + j)·L]. */
+    private static void blockValues(int seqK, int d, float[] v, int vOff, int ld, float[] scratch, int vt) {
+        for (int b = 0, blocks = d / L; b < blocks; b++) {
+            for (int j = 0; j < seqK; j++) {
+                FloatVector.fromArray(F, v, vOff + j * ld + b * L).intoArray(scratch, vt + (b * seqK + j) * L);
             }
         }
     }
 
     /** The query row's w scores into scratch[s ..]: Σ_p q_p·Kt[p, ..], even and odd p in two chains. */
     private static void scores(int d, int w, float[] q, int qi, float[] scratch, int s) {
+        int even = d & ~1;
         for (int c = 0; c < w; c += L) {
+            int kb = c * d;
             FloatVector a0 = FloatVector.zero(F), a1 = a0;
-            int p = 0;
-            for (; p + 1 < d; p += 2) {
-                FloatVector k0 = FloatVector.fromArray(F, scratch, p * w + c);
-                FloatVector k1 = FloatVector.fromArray(F, scratch, (p + 1) * w + c);
+            for (int p = 0; p < even; p += 2) {
+                FloatVector k0 = FloatVector.fromArray(F, scratch, kb + p * L);
+                FloatVector k1 = FloatVector.fromArray(F, scratch, kb + p * L + L);
                 FloatVector q0 = FloatVector.broadcast(F, q[qi + p]);
                 FloatVector q1 = FloatVector.broadcast(F, q[qi + p + 1]);
                 a0 = FMA ? k0.fma(q0, a0) : k0.mul(q0).add(a0);
                 a1 = FMA ? k1.fma(q1, a1) : k1.mul(q1).add(a1);
             }
-            if (p < d) {
-                FloatVector k0 = FloatVector.fromArray(F, scratch, p * w + c);
-                FloatVector q0 = FloatVector.broadcast(F, q[qi + p]);
+            if (even < d) {
+                FloatVector k0 = FloatVector.fromArray(F, scratch, kb + even * L);
+                FloatVector q0 = FloatVector.broadcast(F, q[qi + even]);
                 a0 = FMA ? k0.fma(q0, a0) : k0.mul(q0).add(a0);
             }
             a0.add(a1).intoArray(scratch, s + c);
@@ -169,29 +189,33 @@ final class PanamaAttention {
         return rowSum(scratch, s, w);
     }
 
-    /** out[oi + p] = (Σ_j e_j·v_jp)·inv, even and odd j in two chains; the tail of d in scalar code. */
-    private static void values(int seqK, int d, float inv, float[] v, int vOff, int ld, float[] scratch, int s,
+    /**
+     * out[oi + p] = (Σ_j e_j·v_jp)·inv: the whole column blocks from the blocked values (even and odd j in two
+     * chains), the tail of d in scalar code from v itself.
+     */
+    private static void values(int seqK, int d, float inv, float[] v, int vOff, int ld, float[] scratch, int vt, int s,
             float[] out, int oi) {
-        int dv = d / L * L;
-        for (int c = 0; c < dv; c += L) {
+        int blocks = d / L;
+        int even = seqK & ~1;
+        for (int b = 0; b < blocks; b++) {
+            int vb = vt + b * seqK * L;
             FloatVector o0 = FloatVector.zero(F), o1 = o0;
-            int j = 0;
-            for (; j + 1 < seqK; j += 2) {
-                FloatVector v0 = FloatVector.fromArray(F, v, vOff + j * ld + c);
-                FloatVector v1 = FloatVector.fromArray(F, v, vOff + (j + 1) * ld + c);
+            for (int j = 0; j < even; j += 2) {
+                FloatVector v0 = FloatVector.fromArray(F, scratch, vb + j * L);
+                FloatVector v1 = FloatVector.fromArray(F, scratch, vb + j * L + L);
                 FloatVector e0 = FloatVector.broadcast(F, scratch[s + j]);
                 FloatVector e1 = FloatVector.broadcast(F, scratch[s + j + 1]);
                 o0 = FMA ? v0.fma(e0, o0) : v0.mul(e0).add(o0);
                 o1 = FMA ? v1.fma(e1, o1) : v1.mul(e1).add(o1);
             }
-            if (j < seqK) {
-                FloatVector v0 = FloatVector.fromArray(F, v, vOff + j * ld + c);
-                FloatVector e0 = FloatVector.broadcast(F, scratch[s + j]);
+            if (even < seqK) {
+                FloatVector v0 = FloatVector.fromArray(F, scratch, vb + even * L);
+                FloatVector e0 = FloatVector.broadcast(F, scratch[s + even]);
                 o0 = FMA ? v0.fma(e0, o0) : v0.mul(e0).add(o0);
             }
-            o0.add(o1).mul(inv).intoArray(out, oi + c);
+            o0.add(o1).mul(inv).intoArray(out, oi + b * L);
         }
-        for (int c = dv; c < d; c++) {
+        for (int c = blocks * L; c < d; c++) {
             float o = 0f;
             for (int j = 0; j < seqK; j++) {
                 o += scratch[s + j] * v[vOff + j * ld + c];
