@@ -1,7 +1,7 @@
 package lowbit.tensor.simd.panama;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 import lowbit.tensor.simd.DenseKernels;
@@ -21,7 +21,8 @@ final class PanamaAttention {
     private static final int L = F.length();
     private static final boolean FMA = Species.FMA;
     /**
-     * Shuffles that swap lanes i and i ^ s (s = 8, 4, 2, 1; null where s ≥ L): the reduction tree of {@link #rowSum}.
+     * Shuffles that swap lanes i and i ^ s (s = 8, 4, 2, 1; null where s ≥ L): the reduction trees of {@link #rowSum}
+     * and {@link #mask}.
      * Separate constants, not an array: C2 intrinsifies a rearrange only with a constant shuffle, and a loop over an
      * array of them ran the Java fallback, boxing every vector (measured 3× slower for the whole head).
      */
@@ -164,21 +165,36 @@ final class PanamaAttention {
         }
     }
 
-    /** Adds the bias row (if any), sets the padding lanes to −∞ and returns the row maximum. */
+    /**
+     * Adds the bias row (if any; a masked load, so the row needs no padding), sets the padding lanes j ≥ seqK to −∞
+     * and returns the row maximum by the fixed lane tree ({@code reduceLanes(MAX)} costs C2 a NaN-checking sequence
+     * several times as long; max is exact, so the order does not matter).
+     */
     private static float mask(int seqK, int w, float[] bias, int bi, float[] scratch, int s) {
-        if (bias != null) {
-            for (int j = 0; j < seqK; j++) {
-                scratch[s + j] += bias[bi + j];
+        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        for (int c = 0; c < w; c += L) {
+            VectorMask<Float> live = F.indexInRange(c, seqK);
+            FloatVector sv = FloatVector.fromArray(F, scratch, s + c);
+            if (bias != null) {
+                sv = sv.add(FloatVector.fromArray(F, bias, bi + c, live));
             }
+            sv = sv.blend(Float.NEGATIVE_INFINITY, live.not());
+            sv.intoArray(scratch, s + c);
+            mv = mv.max(sv);
         }
-        for (int j = seqK; j < w; j++) {
-            scratch[s + j] = Float.NEGATIVE_INFINITY;
+        if (L > 8) {
+            mv = mv.max(mv.rearrange(SWAP8));
         }
-        FloatVector mv = FloatVector.fromArray(F, scratch, s);
-        for (int c = L; c < w; c += L) {
-            mv = mv.max(FloatVector.fromArray(F, scratch, s + c));
+        if (L > 4) {
+            mv = mv.max(mv.rearrange(SWAP4));
         }
-        return mv.reduceLanes(VectorOperators.MAX);
+        if (L > 2) {
+            mv = mv.max(mv.rearrange(SWAP2));
+        }
+        if (L > 1) {
+            mv = mv.max(mv.rearrange(SWAP1));
+        }
+        return mv.lane(0);
     }
 
     /** e_j = exp(s_j − m) in place ({@link PanamaFloatKernels#expStep}); returns Σ e_j ({@link #rowSum}). */
