@@ -72,9 +72,7 @@ public final class LayerNorm {
             for (int r = (int) r0; r < r1; r++) {
                 int o = r * d;
                 float rstd = center(x, y, o, d);
-                for (int j = 0; j < d; j++) {
-                    y[o + j] = y[o + j] * rstd * gamma[j] + beta[j];
-                }
+                FloatOps.scaleMulAdd(y, o, rstd, gamma, 0, beta, 0, y, o, d); // y·rstd·γ + β, same bits as the loop
             }
         });
     }
@@ -85,9 +83,7 @@ public final class LayerNorm {
             return 0f;
         }
         float mean = FloatOps.sum(x, o, d) / d;
-        for (int j = 0; j < d; j++) {
-            y[o + j] = x[o + j] - mean;
-        }
+        FloatOps.addScalar(x, o, -mean, y, o, d); // x − μ (the same rounding as the subtraction)
         float var = FloatOps.sumOfSquares(y, o, d) / d;
         return (float) (1.0 / Math.sqrt((double) var + eps));
     }

@@ -69,4 +69,13 @@ public interface FloatKernels {
      * y[yOff+i] = {@link ElementwiseMath#geluErf}(x[xOff+i]), i &lt; n, bit for bit; y may be x at the same offset.
      */
     void geluErf(float[] x, int xOff, float[] y, int yOff, int n);
+
+    /** y[yOff+i] = x[xOff+i] + c, i &lt; n (one rounding per element, so the same bits in every implementation). */
+    void addScalar(float[] x, int xOff, float c, float[] y, int yOff, int n);
+
+    /**
+     * y[yOff+i] = (x[xOff+i]·s)·g[gOff+i] + b[bOff+i], i &lt; n, rounded after each operation (no fused multiply-add:
+     * the same bits in every implementation); a normalisation's scale-and-shift. y may be x at the same offset.
+     */
+    void scaleMulAdd(float[] x, int xOff, float s, float[] g, int gOff, float[] b, int bOff, float[] y, int yOff, int n);
 }

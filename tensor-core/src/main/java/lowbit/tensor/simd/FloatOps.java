@@ -78,6 +78,26 @@ public final class FloatOps {
         return K.max(x, off, n);
     }
 
+    /** y[yOff+i] = x[xOff+i] + c, i &lt; n (the same bits with or without SIMD); y may be x at the same offset. */
+    public static void addScalar(float[] x, int xOff, float c, float[] y, int yOff, int n) {
+        Objects.checkFromIndexSize(xOff, n, x.length);
+        Objects.checkFromIndexSize(yOff, n, y.length);
+        K.addScalar(x, xOff, c, y, yOff, n);
+    }
+
+    /**
+     * y[yOff+i] = (x[xOff+i]·s)·g[gOff+i] + b[bOff+i], i &lt; n, each operation rounded (the same bits with or without
+     * SIMD); y may be x at the same offset.
+     */
+    public static void scaleMulAdd(float[] x, int xOff, float s, float[] g, int gOff, float[] b, int bOff, float[] y,
+            int yOff, int n) {
+        Objects.checkFromIndexSize(xOff, n, x.length);
+        Objects.checkFromIndexSize(gOff, n, g.length);
+        Objects.checkFromIndexSize(bOff, n, b.length);
+        Objects.checkFromIndexSize(yOff, n, y.length);
+        K.scaleMulAdd(x, xOff, s, g, gOff, b, bOff, y, yOff, n);
+    }
+
     /**
      * y[yOff+i] = e^(x[xOff+i] − shift), i &lt; n, by {@link ElementwiseMath#exp} (within 1 ulp; the same bits with
      * or without SIMD). y may be x at the same offset (in place).

@@ -163,4 +163,19 @@ public final class ScalarFloatKernels implements FloatKernels {
             y[yOff + i] = ElementwiseMath.geluErf(x[xOff + i]);
         }
     }
+
+    @Override
+    public void addScalar(float[] x, int xOff, float c, float[] y, int yOff, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yOff + i] = x[xOff + i] + c;
+        }
+    }
+
+    @Override
+    public void scaleMulAdd(float[] x, int xOff, float s, float[] g, int gOff, float[] b, int bOff, float[] y, int yOff,
+            int n) {
+        for (int i = 0; i < n; i++) {
+            y[yOff + i] = x[xOff + i] * s * g[gOff + i] + b[bOff + i];
+        }
+    }
 }

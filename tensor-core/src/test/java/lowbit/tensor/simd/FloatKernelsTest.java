@@ -51,6 +51,30 @@ class FloatKernelsTest {
     }
 
     @Test
+    void addScalarAndScaleMulAddMatchTheScalarLoopBitForBit() {
+        Random r = new Random(SEED + 9);
+        for (int n : SimdTesting.lengths()) {
+            int off = r.nextInt(5);
+            String at = "n=" + n + " off=" + off + " seed=" + (SEED + 9) + " provider=" + SimdTesting.providerName();
+            float[] x = elementwiseInputs(r, n + off + 3, 8f);
+            float[] g = SimdTesting.randomFloats(r, n + 2, 3f);
+            float[] b = SimdTesting.randomFloats(r, n + 1, 3f);
+            float c = (float) r.nextGaussian(), s = (float) r.nextGaussian();
+            float[] y = new float[n + 3], yRef = new float[n + 3];
+            k.addScalar(x, off, c, y, 1, n);
+            REF.addScalar(x, off, c, yRef, 1, n);
+            assertThat(y).as("addScalar " + at).usingElementComparator(Float::compare).containsExactly(yRef);
+            k.scaleMulAdd(x, off, s, g, 2, b, 1, y, 0, n);
+            REF.scaleMulAdd(x, off, s, g, 2, b, 1, yRef, 0, n);
+            assertThat(y).as("scaleMulAdd " + at).usingElementComparator(Float::compare).containsExactly(yRef);
+            for (int i = 0; i < n; i++) {
+                assertThat(Float.floatToIntBits(yRef[i])).as("definition, element " + i)
+                        .isEqualTo(Float.floatToIntBits(x[off + i] * s * g[2 + i] + b[1 + i]));
+            }
+        }
+    }
+
+    @Test
     void expAndGeluMatchTheScalarDefinitionBitForBit() {
         Random r = new Random(SEED + 7);
         for (int n : SimdTesting.lengths()) {

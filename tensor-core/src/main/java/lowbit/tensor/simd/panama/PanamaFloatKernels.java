@@ -368,4 +368,28 @@ final class PanamaFloatKernels implements FloatKernels {
         phi = phi.max(u.sub(ElementwiseMath.ERF_CLAMP).mul(0x1p24f).max(0f).min(1f));
         xv.mul(phi).intoArray(y, yi);
     }
+
+    @Override
+    public void addScalar(float[] x, int xOff, float c, float[] y, int yOff, int n) {
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += L) {
+            FloatVector.fromArray(F, x, xOff + i).add(c).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] = x[xOff + i] + c;
+        }
+    }
+
+    @Override
+    public void scaleMulAdd(float[] x, int xOff, float s, float[] g, int gOff, float[] b, int bOff, float[] y, int yOff,
+            int n) {
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += L) {
+            FloatVector.fromArray(F, x, xOff + i).mul(s).mul(FloatVector.fromArray(F, g, gOff + i))
+                    .add(FloatVector.fromArray(F, b, bOff + i)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] = x[xOff + i] * s * g[gOff + i] + b[bOff + i];
+        }
+    }
 }
