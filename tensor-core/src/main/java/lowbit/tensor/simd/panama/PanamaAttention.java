@@ -142,27 +142,37 @@ final class PanamaAttention {
         }
     }
 
-    /** The query row's w scores into scratch[s ..]: Σ_p q_p·Kt[p, ..], even and odd p in two chains. */
+    /** The query row's w scores into scratch[s ..]: Σ_p q_p·Kt[p, ..] per lane block ({@link #weightedSum}). */
     private static void scores(int d, int w, float[] q, int qi, float[] scratch, int s) {
-        int even = d & ~1;
         for (int c = 0; c < w; c += L) {
-            int kb = c * d;
-            FloatVector a0 = FloatVector.zero(F), a1 = a0;
-            for (int p = 0; p < even; p += 2) {
-                FloatVector k0 = FloatVector.fromArray(F, scratch, kb + p * L);
-                FloatVector k1 = FloatVector.fromArray(F, scratch, kb + p * L + L);
-                FloatVector q0 = FloatVector.broadcast(F, q[qi + p]);
-                FloatVector q1 = FloatVector.broadcast(F, q[qi + p + 1]);
-                a0 = FMA ? k0.fma(q0, a0) : k0.mul(q0).add(a0);
-                a1 = FMA ? k1.fma(q1, a1) : k1.mul(q1).add(a1);
-            }
-            if (even < d) {
-                FloatVector k0 = FloatVector.fromArray(F, scratch, kb + even * L);
-                FloatVector q0 = FloatVector.broadcast(F, q[qi + even]);
-                a0 = FMA ? k0.fma(q0, a0) : k0.mul(q0).add(a0);
-            }
-            a0.add(a1).intoArray(scratch, s + c);
+            weightedSum(q, qi, scratch, c * d, d, 1f, scratch, s + c);
         }
+    }
+
+    /**
+     * out[o .. o + L) = (Σ_t a[ai + t]·b[bi + t·L .. + L))·scale for t &lt; n: broadcast FMAs over a lane-blocked
+     * operand, even and odd t in two chains (half the dependent latency), then one multiply (none for scale 1).
+     * The scores (a = the query row, b = a block of transposed keys) and the values (a = the exponentials, b = a
+     * block of values, scale = 1/Σe) are both this loop.
+     */
+    private static void weightedSum(float[] a, int ai, float[] b, int bi, int n, float scale, float[] out, int o) {
+        int even = n & ~1;
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+        for (int t = 0; t < even; t += 2) {
+            FloatVector b0 = FloatVector.fromArray(F, b, bi + t * L);
+            FloatVector b1 = FloatVector.fromArray(F, b, bi + t * L + L);
+            FloatVector a0 = FloatVector.broadcast(F, a[ai + t]);
+            FloatVector a1 = FloatVector.broadcast(F, a[ai + t + 1]);
+            s0 = FMA ? b0.fma(a0, s0) : b0.mul(a0).add(s0);
+            s1 = FMA ? b1.fma(a1, s1) : b1.mul(a1).add(s1);
+        }
+        if (even < n) {
+            FloatVector b0 = FloatVector.fromArray(F, b, bi + even * L);
+            FloatVector a0 = FloatVector.broadcast(F, a[ai + even]);
+            s0 = FMA ? b0.fma(a0, s0) : b0.mul(a0).add(s0);
+        }
+        FloatVector sum = s0.add(s1);
+        (scale == 1f ? sum : sum.mul(scale)).intoArray(out, o);
     }
 
     /**
@@ -206,30 +216,14 @@ final class PanamaAttention {
     }
 
     /**
-     * out[oi + p] = (Σ_j e_j·v_jp)·inv: the whole column blocks from the blocked values (even and odd j in two
-     * chains), the tail of d in scalar code from v itself.
+     * out[oi + p] = (Σ_j e_j·v_jp)·inv: the whole column blocks from the blocked values ({@link #weightedSum}), the
+     * tail of d in scalar code from v itself.
      */
     private static void values(int seqK, int d, float inv, float[] v, int vOff, int ld, float[] scratch, int vt, int s,
             float[] out, int oi) {
         int blocks = d / L;
-        int even = seqK & ~1;
         for (int b = 0; b < blocks; b++) {
-            int vb = vt + b * seqK * L;
-            FloatVector o0 = FloatVector.zero(F), o1 = o0;
-            for (int j = 0; j < even; j += 2) {
-                FloatVector v0 = FloatVector.fromArray(F, scratch, vb + j * L);
-                FloatVector v1 = FloatVector.fromArray(F, scratch, vb + j * L + L);
-                FloatVector e0 = FloatVector.broadcast(F, scratch[s + j]);
-                FloatVector e1 = FloatVector.broadcast(F, scratch[s + j + 1]);
-                o0 = FMA ? v0.fma(e0, o0) : v0.mul(e0).add(o0);
-                o1 = FMA ? v1.fma(e1, o1) : v1.mul(e1).add(o1);
-            }
-            if (even < seqK) {
-                FloatVector v0 = FloatVector.fromArray(F, scratch, vb + even * L);
-                FloatVector e0 = FloatVector.broadcast(F, scratch[s + even]);
-                o0 = FMA ? v0.fma(e0, o0) : v0.mul(e0).add(o0);
-            }
-            o0.add(o1).mul(inv).intoArray(out, oi + b * L);
+            weightedSum(scratch, s, scratch, vt + b * seqK * L, seqK, inv, out, oi + b * L);
         }
         for (int c = blocks * L; c < d; c++) {
             float o = 0f;
