@@ -38,8 +38,8 @@ public final class Erf {
     }
 
     /**
-     * The approximation in double (relative error below 2.5·10⁻⁹; not a full-precision double erf). Inlined by the
-     * GELU loops, which C2 may vectorize.
+     * The approximation in double (relative error below 2.5·10⁻⁹; not a full-precision double erf), used by GELU's
+     * derivative; GELU's value uses these coefficients rounded to float ({@code ElementwiseMath.geluErf}).
      */
     static double erf(double x) {
         double c = Math.max(-CLAMP, Math.min(CLAMP, x));
