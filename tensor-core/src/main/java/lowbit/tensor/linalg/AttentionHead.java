@@ -25,8 +25,14 @@ public final class AttentionHead {
     private AttentionHead() {
     }
 
-    /** Floats of scratch {@link #forward} needs for seqK keys of d columns. */
+    /**
+     * Floats of scratch {@link #forward} needs for seqK keys of d columns.
+     *
+     * @throws IllegalArgumentException when seqK or d is negative
+     */
     public static int scratchLength(int seqK, int d) {
+        MatrixChecks.nonNegative("attention head scratch", "seqK", seqK);
+        MatrixChecks.nonNegative("attention head scratch", "d", d);
         return K.attentionScratch(seqK, d);
     }
 

@@ -185,5 +185,7 @@ class AttentionHeadTest {
                 new float[64], 0, s)).isInstanceOf(IndexOutOfBoundsException.class);
         assertThatThrownBy(() -> AttentionHead.forward(4, 4, 4, 1f, a, 0, a, 0, a, 0, 4, null, 0, 0, new float[64], 0,
                 new float[1])).hasMessageContaining("scratch has 1 floats");
+        assertThatThrownBy(() -> AttentionHead.scratchLength(-1, 4)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("seqK");
     }
 }
