@@ -1,14 +1,9 @@
 package lowbit.tensor.parallel;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.ForkJoinWorkerThread;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
-
 /**
  * lowbit's library-wide parallelism: one setting (default: the number of available processors) and a parallel-for
- * over index ranges on a dedicated {@link ForkJoinPool} of daemon threads named {@code lowbit-worker-N}.
+ * over index ranges on a dedicated pool of daemon threads named {@code lowbit-worker-N}. Idle workers spin briefly
+ * before they park (see {@link #SPIN_PROPERTY}), because kernels start many short loops in a row.
  *
  * <p><b>Determinism.</b> A range is cut into chunks of {@code grain} indices whose boundaries depend only on the
  * range and the grain, never on the thread count; which thread runs a chunk does not change what it computes.
@@ -16,15 +11,27 @@ import java.util.concurrent.atomic.AtomicReference;
  * reduces through {@code sum}, gives identical bits with 1, 2 or 64 threads.
  *
  * <p>The calling thread works too. A parallel-for started from inside a lowbit worker runs sequentially in that
- * worker (no nested fan-out, no deadlock). The first exception thrown by a chunk is rethrown to the caller after
- * all started chunks have finished; remaining chunks are skipped.
+ * worker (no nested fan-out, no deadlock). One loop uses the pool at a time: a loop started while another
+ * application thread's loop runs is run on its own caller's thread, with the same bits. The first exception thrown
+ * by a chunk is rethrown to the caller after all started chunks have finished; remaining chunks are skipped.
  */
 public final class Parallel {
     /** Maximum parallelism accepted by {@link #setParallelism}. */
     public static final int MAX_PARALLELISM = 1024;
 
     private static volatile int parallelism = Runtime.getRuntime().availableProcessors();
-    private static volatile ForkJoinPool pool;
+    /**
+     * How long an idle worker spins before it parks, and a caller waiting for the workers' last chunks before it
+     * parks: system property {@code lowbit.parallel.spinMicros}, default {@value #DEFAULT_SPIN_MICROS}; 0 parks at
+     * once (for machines whose cores are oversubscribed).
+     */
+    public static final String SPIN_PROPERTY = "lowbit.parallel.spinMicros";
+
+    /** The default of {@link #SPIN_PROPERTY}, in microseconds. */
+    public static final int DEFAULT_SPIN_MICROS = 1000;
+
+    private static final long SPIN_NANOS = spinNanos(System.getProperty(SPIN_PROPERTY));
+    private static volatile WorkerPool pool;
 
     private Parallel() {
     }
@@ -58,7 +65,7 @@ public final class Parallel {
             throw new IllegalArgumentException("parallelism must be 1.." + MAX_PARALLELISM + ", got " + threads);
         }
         if (threads != parallelism) {
-            ForkJoinPool old = pool;
+            WorkerPool old = pool;
             pool = null;
             parallelism = threads;
             if (old != null) {
@@ -79,45 +86,13 @@ public final class Parallel {
         if (chunks == 0) {
             return;
         }
-        int threads = (int) Math.min(parallelism, chunks);
-        if (threads <= 1 || insideWorker()) {
+        boolean parallel = parallelism > 1 && chunks > 1 && !insideWorker();
+        // pool busy with another application thread's loop: this one runs on its caller, same chunks, same bits
+        if (!parallel || !pool().tryRun(start, end, grain, chunks, body)) {
             for (long c = 0; c < chunks; c++) {
                 long from = start + c * grain;
                 body.run(from, Math.min(end, from + grain));
             }
-            return;
-        }
-        ForkJoinPool p = pool();
-        AtomicLong next = new AtomicLong();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Runnable worker = () -> {
-            long c;
-            while (failure.get() == null && (c = next.getAndIncrement()) < chunks) {
-                long from = start + c * grain;
-                try {
-                    body.run(from, Math.min(end, from + grain));
-                } catch (Throwable t) {
-                    failure.compareAndSet(null, t);
-                }
-            }
-        };
-        ForkJoinTask<?>[] helpers = new ForkJoinTask<?>[threads - 1];
-        for (int t = 0; t < helpers.length; t++) {
-            helpers[t] = p.submit(worker);
-        }
-        worker.run();
-        for (ForkJoinTask<?> h : helpers) {
-            h.join();
-        }
-        Throwable t = failure.get();
-        if (t instanceof RuntimeException re) {
-            throw re;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        if (t != null) {
-            throw new IllegalStateException(t);
         }
     }
 
@@ -151,6 +126,22 @@ public final class Parallel {
         return s;
     }
 
+    /** Parses a value of {@link #SPIN_PROPERTY} (null: the default) to nanoseconds. */
+    static long spinNanos(String v) {
+        if (v == null) {
+            return DEFAULT_SPIN_MICROS * 1000L;
+        }
+        try {
+            long micros = Long.parseLong(v.trim());
+            if (micros >= 0 && micros <= 1_000_000) {
+                return micros * 1000L;
+            }
+        } catch (NumberFormatException e) {
+            // fall through to the message below
+        }
+        throw new IllegalArgumentException("system property " + SPIN_PROPERTY + " must be 0..1000000 microseconds, got '" + v + "'");
+    }
+
     private static long chunkCount(long start, long end, long grain) {
         long n = end - start;
         return n / grain + (n % grain == 0 ? 0 : 1);
@@ -166,23 +157,16 @@ public final class Parallel {
     }
 
     private static boolean insideWorker() {
-        return Thread.currentThread() instanceof ForkJoinWorkerThread w && w.getName().startsWith("lowbit-worker-");
+        return WorkerPool.insideWorker();
     }
 
-    private static ForkJoinPool pool() {
-        ForkJoinPool p = pool;
+    private static WorkerPool pool() {
+        WorkerPool p = pool;
         if (p == null) {
             synchronized (Parallel.class) {
                 p = pool;
                 if (p == null) {
-                    int n = Math.max(1, parallelism - 1);
-                    AtomicLong ids = new AtomicLong();
-                    p = new ForkJoinPool(n, fj -> {
-                        ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(fj);
-                        t.setName("lowbit-worker-" + ids.incrementAndGet());
-                        t.setDaemon(true);
-                        return t;
-                    }, null, false);
+                    p = new WorkerPool(Math.max(1, parallelism - 1), SPIN_NANOS);
                     pool = p;
                 }
             }

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -52,6 +54,88 @@ class ParallelTest {
         });
         assertThat(threads).hasSize(2);
         assertThat(threads.keySet()).anyMatch(n -> n.startsWith("lowbit-worker-"));
+    }
+
+    @Test
+    void parkedWorkersWakeUpForTheNextLoop() throws Exception {
+        Parallel.setParallelism(2);
+        Parallel.forRange(0, 2, 1, (a, b) -> { });
+        Thread.sleep(50); // far beyond the spin time: the worker has parked
+        CountDownLatch bothThreads = new CountDownLatch(2);
+        ConcurrentHashMap<String, Boolean> seen = new ConcurrentHashMap<>();
+        Parallel.forRange(0, 2, 1, (a, b) -> {
+            seen.put(Thread.currentThread().getName(), true);
+            bothThreads.countDown();
+            try { // each chunk waits for the other: passes only if a second thread runs the other chunk
+                assertThat(bothThreads.await(10, TimeUnit.SECONDS)).as("the parked worker took the second chunk").isTrue();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertThat(seen).hasSize(2);
+    }
+
+    @Test
+    void loopsFromSeveralApplicationThreadsAtOnceAllComplete() throws Exception {
+        Parallel.setParallelism(2);
+        int callers = 4, loops = 300;
+        AtomicInteger wrong = new AtomicInteger();
+        Thread[] ts = new Thread[callers];
+        for (int t = 0; t < callers; t++) {
+            int seed = t;
+            ts[t] = new Thread(() -> {
+                for (int l = 0; l < loops; l++) {
+                    int n = 1 + (seed * 31 + l * 17) % 200;
+                    int[] hits = new int[n];
+                    Parallel.forRange(0, n, 1 + l % 7, (from, to) -> {
+                        for (long i = from; i < to; i++) {
+                            hits[(int) i]++;
+                        }
+                    });
+                    for (int h : hits) {
+                        if (h != 1) {
+                            wrong.incrementAndGet();
+                        }
+                    }
+                }
+            });
+            ts[t].start();
+        }
+        for (Thread t : ts) {
+            t.join(60_000);
+            assertThat(t.isAlive()).as("caller finished").isFalse();
+        }
+        assertThat(wrong.get()).as("indices not run exactly once").isZero();
+    }
+
+    @Test
+    void workersOfAReplacedPoolExit() throws Exception {
+        Parallel.setParallelism(4);
+        Parallel.forRange(0, 8, 1, (a, b) -> { });
+        Parallel.setParallelism(2);
+        Parallel.forRange(0, 8, 1, (a, b) -> { });
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        long alive;
+        while ((alive = liveWorkers()) > 1 && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(alive).as("live lowbit-worker threads at parallelism 2").isEqualTo(1);
+    }
+
+    private static long liveWorkers() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.isAlive() && t.getName().startsWith("lowbit-worker-")).count();
+    }
+
+    @Test
+    void spinPropertyIsParsedOrRejected() {
+        assertThat(Parallel.spinNanos(null)).isEqualTo(Parallel.DEFAULT_SPIN_MICROS * 1000L);
+        assertThat(Parallel.spinNanos(" 0 ")).isZero();
+        assertThat(Parallel.spinNanos("250")).isEqualTo(250_000L);
+        for (String bad : new String[] {"-1", "abc", "1000001", ""}) {
+            assertThatThrownBy(() -> Parallel.spinNanos(bad)).as(bad).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining(Parallel.SPIN_PROPERTY).hasMessageContaining("'" + bad + "'");
+        }
     }
 
     @Test
