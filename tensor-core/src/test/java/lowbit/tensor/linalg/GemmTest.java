@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
  * {@link Gemm} against the scalar triple loop of {@link ScalarDenseKernels}, for every transpose combination, for
  * α, β including β = 0 over a C full of NaN (C must not be read), with offsets and leading dimensions larger than a
  * row, for F32/F16/BF16 weights in arrays and segments; sizes cross the register tile (MR rows, NR = 2 vectors), the
- * k-slice (256) and the column block (512), and take the small-batch (m ≤ 8) path.
+ * k-slice (at most 256, balanced: 257 runs as 129 + 128) and the column block (1024, in the thread-count test), and take the small-batch (m ≤ 8) path.
  *
  * <p>Tolerance: each C element is α·s + β·c where s is a float dot product of length k. The kernel sums s in a
  * blocked order (and adds across k-slices through C), the twin left to right; both are within γ_k·Σ|a·b| of the
@@ -91,7 +91,7 @@ class GemmTest {
         // vectors and scalar column tails at every width, and just past its limits
         int[][] shapes = {{1, 1, 1}, {1, 7, 17}, {7, 1, 5}, {3, 17, 0}, {8, 33, 16}, {9, 16, 1}, {17, 40, 33},
                 {13, 255, 7}, {33, 19, 100}, {16, 16, 32}, {16, 32, 16}, {5, 47, 13}, {3, 100, 200}, {1, 17, 256},
-                {2, 9, 257}, {16, 64, 65}};
+                {2, 9, 257}, {16, 64, 65}, {20, 40, 300}, {11, 70, 513}};
         float[][] ab = {{1f, 0f}, {-0.75f, 1f}, {1.5f, -0.5f}, {0f, 2f}};
         try (Arena arena = Arena.ofShared()) {
             for (int[] s : shapes) {

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@link PackedWeight} and {@link Gemm#linear(float[], int, PackedWeight, float[], float[])} against the scalar
- * triple loop, at sizes that cross the register tile (8 rows, 2 vectors of columns), the k-slice (256) and leave
+ * triple loop, at sizes that cross the register tile (8 rows, 2 vectors of columns), the k-slice (at most 256) and leave
  * partial panels, for F32 arrays and F32/F16/BF16 tensors; against the unpacked GEMM bit for bit (more than 8 rows,
  * where both run the same k-slices and micro-kernel); for 1, 2 and 3 threads; and the panel layout against its
  * definition {@code data[(j/w)·w·k + p·w + j%w] = W[j, p]}.
