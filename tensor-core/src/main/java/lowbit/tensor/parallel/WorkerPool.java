@@ -102,8 +102,8 @@ final class WorkerPool {
     private Job awaitJob(Worker self, long lastId) {
         long spinUntil = System.nanoTime() + spinNanos;
         for (int n = 1; ; n++) {
-            Job j = current;
-            if (j != null && j.id != lastId) {
+            Job j = newJob(lastId); // null unless new: no finished loop stays referenced from this frame
+            if (j != null) {
                 return j;
             }
             if (shutdown) {
@@ -114,14 +114,18 @@ final class WorkerPool {
                 continue;
             }
             self.parked = true; // the caller reads this after publishing `current`, so one of us sees the other
-            j = current;
-            if ((j == null || j.id == lastId) && !shutdown) {
+            if (newJob(lastId) == null && !shutdown) {
                 LockSupport.park(this);
             }
             self.parked = false;
             Thread.interrupted(); // a stray interrupt must not turn park into a busy loop
             spinUntil = System.nanoTime() + spinNanos;
         }
+    }
+
+    private Job newJob(long lastId) {
+        Job j = current;
+        return j != null && j.id != lastId ? j : null;
     }
 
     /** One parallel-for: chunks are claimed from a counter, so each runs exactly once, on whichever thread. */
@@ -196,11 +200,22 @@ final class WorkerPool {
 
         @Override
         public void run() {
-            long lastId = 0;
-            for (Job j; (j = pool.awaitJob(this, lastId)) != null; ) {
-                lastId = j.id;
-                j.work();
+            for (long lastId = 0; lastId >= 0; ) {
+                lastId = runNext(lastId);
             }
+        }
+
+        /**
+         * Runs the next loop; returns its id, or -1 once the pool is shut down. The job is a local of this method, so
+         * the loop's body (and the arrays it captures) is not kept reachable while the worker waits for the next one.
+         */
+        private long runNext(long lastId) {
+            Job j = pool.awaitJob(this, lastId);
+            if (j == null) {
+                return -1;
+            }
+            j.work();
+            return j.id;
         }
     }
 }

@@ -3,6 +3,7 @@ package lowbit.tensor.parallel;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.lang.ref.WeakReference;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -125,6 +126,22 @@ class ParallelTest {
     private static long liveWorkers() {
         return Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.isAlive() && t.getName().startsWith("lowbit-worker-")).count();
+    }
+
+    @Test
+    void aFinishedLoopIsNotKeptReachable() throws Exception {
+        Parallel.setParallelism(2);
+        WeakReference<float[]> captured = runLoopCapturing(new float[1 << 22]);
+        for (int i = 0; i < 50 && captured.get() != null; i++) {
+            System.gc();
+            Thread.sleep(10);
+        }
+        assertThat(captured.get()).as("a 16 MiB array captured by a finished loop's body").isNull();
+    }
+
+    private static WeakReference<float[]> runLoopCapturing(float[] big) {
+        Parallel.forRange(0, 4, 1, (a, b) -> big[(int) a] = 1f);
+        return new WeakReference<>(big);
     }
 
     @Test
