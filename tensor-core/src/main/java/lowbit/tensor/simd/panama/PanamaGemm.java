@@ -136,8 +136,8 @@ final class PanamaGemm {
         int threads = 2.0 * m * n * k < 4e6 ? 1 : Parallel.parallelism();
         int panels = ceilDiv(n, NR);
         Tiling t = Tiling.of(ceilDiv(m, MR), panels, threads);
+        int slice = sliceDepth(k);
         forTasks(t, threads, (i0, i1, q0, q1) -> {
-            int slice = sliceDepth(k);
             for (int p0 = 0; p0 < k; p0 += slice) {
                 int kc = Math.min(slice, k - p0);
                 compute(false, a, aOff, lda, m, i0, i1, p0, kc, bp, p0 * NR, k * NR, q0, q1, 0, n, alpha,
@@ -253,7 +253,7 @@ final class PanamaGemm {
         float[][] buffers = SCRATCH.get();
         float[] ap = scratch(buffers, 1, kc * Math.min(MC, ceilDiv(i1 - i0, MR) * MR));
         float[] tile = scratch(buffers, 2, MR * NR);
-        int[] aIdx = transA ? null : gatherMap(MR, lda);
+        int[] aIdx = transA || L >= MR ? null : gatherMap(MR, lda); // only the 128-bit packA gathers
         for (int ic = i0; ic < i1; ic += MC) {
             int mc = Math.min(MC, i1 - ic);
             int aPanels = ceilDiv(mc, MR);
@@ -308,8 +308,9 @@ final class PanamaGemm {
     }
 
     /**
-     * ap[dst + p·MR + r] = op(A)[i0 + r, p0 + p], zero for r &ge; mr. A full untransposed micro-panel is gathered
-     * with {@code aIdx} (from {@link #gatherMap}, or null to copy element by element).
+     * ap[dst + p·MR + r] = op(A)[i0 + r, p0 + p], zero for r &ge; mr. A full untransposed micro-panel is transposed
+     * by zips when a vector holds at least MR floats, else gathered with {@code aIdx} (from {@link #gatherMap}, or
+     * null to copy element by element).
      */
     static void packA(boolean transA, float[] a, int aOff, int lda, int i0, int mr, int p0, int kc, float[] ap,
             int dst, int[] aIdx) {
