@@ -132,8 +132,7 @@ public final class MultiHeadAttention {
                 int row = AttentionHead.forward(seqQ, seqK, d, scale, q, qOff, k, kOff, v, kOff, hidden, bias, biasOff,
                         stride, out, qOff, scratch);
                 if (row >= 0) {
-                    throw new IllegalArgumentException("softmax: every entry of row " + row + " of batch item " + b
-                            + " is -Infinity (all positions masked): the row has no distribution");
+                    throw Softmax.noDistribution(row + " of batch item " + b);
                 }
             }
         });

@@ -54,12 +54,17 @@ public final class Softmax {
         }
         float m = FloatOps.max(x, o, n);
         if (m == Float.NEGATIVE_INFINITY) {
-            throw new IllegalArgumentException("softmax: every entry of row " + (rowIndex >= 0 ? rowIndex : "at offset " + o)
-                    + " is -Infinity (all positions masked): the row has no distribution");
+            throw noDistribution(rowIndex >= 0 ? String.valueOf(rowIndex) : "at offset " + o);
         }
         FloatOps.expShifted(x, o, m, y, o, n);
         float s = FloatOps.sum(y, o, n);
         FloatOps.scale(1f / s, y, o, n);
+    }
+
+    /** The error for a row whose entries are all −∞, {@code row} naming it ("3", "at offset 96", ...). */
+    static IllegalArgumentException noDistribution(String row) {
+        return new IllegalArgumentException("softmax: every entry of row " + row
+                + " is -Infinity (all positions masked): the row has no distribution");
     }
 
     /** dx [rows, cols] from the forward outputs y and the upstream gradient dy; dx may be dy. */
