@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import lowbit.tensor.DType;
+import lowbit.tensor.layout.AffineInt4Tiles;
 import lowbit.tensor.layout.AffineSpec;
 import lowbit.tensor.layout.DoubleQuantizedAbsmax;
 import lowbit.tensor.layout.GroupwiseAffine;
@@ -40,8 +41,10 @@ import org.openjdk.jmh.infra.BenchmarkParams;
  * % of bandwidth = (bytesRead / gemv time) / (256 MiB / stream time).
  *
  * <p>Layouts: {@code int4_g128_asym_f16} (GPTQ/AWQ's), {@code int8_g128_sym_f16}, {@code int3_g128_asym_f16},
- * {@code int2_g128_asym_f16}, {@code nf4_b64}, {@code nf4_b64_dq} (double-quantized absmax). Codes are random bytes
- * (the kernels do not branch on values).
+ * {@code int2_g128_asym_f16}, {@code nf4_b64}, {@code nf4_b64_dq} (double-quantized absmax), and
+ * {@code int4_g128_asym_f16_tiles}: the int4 matrix repacked into {@link AffineInt4Tiles} (16-row tiles, x quantized
+ * to Q8_0, integer block sums; its gemv_scalar / gemv_general rows are the source matrix's kernels). Codes are random
+ * bytes (the kernels do not branch on values).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -124,8 +127,11 @@ public class LayoutGemvBench {
                 : Nf4.of(rows, cols, 64, codes, absmax);
     }
 
-    /** Bytes one GEMV reads from memory (see the class comment). */
+    /** Bytes one GEMV reads from memory (see the class comment; tiles: codes + a float scale and zero per group). */
     static long bytesRead(QuantizedMatrix q) {
+        if (q instanceof AffineInt4Tiles t) {
+            return t.byteSize();
+        }
         if (q instanceof GroupwiseAffine w) {
             long grid = (long) w.scaleRows() * w.scaleCols();
             return w.rows() * w.rowBytes() + 4 * grid + (w.spec().symmetric() ? 0 : grid);
@@ -166,7 +172,7 @@ public class LayoutGemvBench {
             kAbsmax = nf4.absmax();
         } else {
             w = random(arena, rows, cols, spec(layout), r);
-            m = w;
+            m = layout.endsWith("_tiles") ? AffineInt4Tiles.of(w) : w;
             kScales = w.scales();
             int[] z = w.zeros();
             if (z != null) {

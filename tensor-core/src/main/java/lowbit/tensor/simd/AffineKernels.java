@@ -104,4 +104,27 @@ public interface AffineKernels {
      */
     void gemvNibbleGroups(MemorySegment codes, long rowBytes, int cols, int group, float[] scales, byte[] zeros,
             int zero, int scaleStride, float[] xp, int xpOff, int rowFrom, int rowTo, float[] y, int yOff);
+
+    // ---- 4-bit groups in 16-row tiles with an int8 activation (lowbit.tensor.layout.AffineInt4Tiles) ----
+
+    /** Bytes of one 32-column block of a 16-row int4 tile: 8 chunks of 32 bytes, no header. */
+    int INT4_TILE_BLOCK_BYTES = 256;
+
+    /**
+     * {@code y = Ŵ·x̂} over 16-row int4 tiles (the codes of {@code lowbit.tensor.layout.AffineInt4Tiles}), x̂ the
+     * input quantized to Q8_0 in the pair form of {@link GgmlKernels#pairsForQ4_0}. Tile t (t &lt; {@code tiles})
+     * is at {@code w[wOff + t·256·nBlocks]}; its block b is 8 chunks of 32 bytes, chunk c byte 2r+e holding row r's
+     * code of element 4c+e in the low nibble and of element 4c+2+e in the high one (Q4_0's interleaved order, codes
+     * 0..15 unsigned). Groups are {@code groupBlocks} consecutive blocks; tile t, group g, row r has scale
+     * {@code scales[sOff + (t·G + g)·16 + r]} and zero point {@code zeros[...]} at the same index (G = nBlocks /
+     * groupBlocks), and {@code groupSums[gOff + g]} is X̂_g = &Sigma;_b d_b·A_b over the group's blocks (A_b the
+     * activation block's code sum, d_b its fp16-rounded scale).
+     *
+     * <p>For each row r with 16t + r &lt; {@code rows}: per group, f = &Sigma;_b fma(float(S_b), d_b, f) over its
+     * blocks in order, S_b = &Sigma; q·a the exact integer block product; then u = fma(z, −X̂_g, f) and acc =
+     * fma(s, u, acc) over the groups in order ({@code a + b·c} in place of each fma where the hardware has none);
+     * {@code y[yOff + 16t + r] = acc}. Every implementation gives these bits.
+     */
+    void gemvInt4Tiles(MemorySegment w, long wOff, int tiles, int nBlocks, int groupBlocks, float[] scales,
+            float[] zeros, int sOff, int[] act, int actOff, float[] groupSums, int gOff, float[] y, int yOff, int rows);
 }

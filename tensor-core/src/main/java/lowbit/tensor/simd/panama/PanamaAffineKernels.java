@@ -504,4 +504,12 @@ final class PanamaAffineKernels implements AffineKernels {
         PanamaNibbleKernels.gemv(codes, rowBytes, cols, group, scales, zeros, zero, scaleStride, xp, xpOff, rowFrom,
                 rowTo, y, yOff);
     }
+
+    @Override
+    public void gemvInt4Tiles(MemorySegment w, long wOff, int tiles, int nBlocks, int groupBlocks, float[] scales,
+            float[] zeros, int sOff, int[] act, int actOff, float[] groupSums, int gOff, float[] y, int yOff,
+            int rows) {
+        PanamaInt4Tiles.gemv(w, wOff, tiles, nBlocks, groupBlocks, scales, zeros, sOff, act, actOff, groupSums, gOff,
+                y, yOff, rows);
+    }
 }
