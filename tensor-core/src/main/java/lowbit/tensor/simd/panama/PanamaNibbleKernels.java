@@ -278,8 +278,13 @@ final class PanamaNibbleKernels {
         int blocks = cols / blockSize;
         int r = rowFrom;
         for (; r + 2 <= safe; r += 2) {
-            codebookRows2(codes, r * rowBytes, rowBytes, cols, blockSize, table, absmax,
-                    (int) ((long) r * blocks - blockOff), blocks, xp, xpOff, y, yOff + r, tmp);
+            if (blockSize == 64) {
+                codebookRows2B64(codes, r * rowBytes, rowBytes, cols, table, absmax,
+                        (int) ((long) r * blocks - blockOff), blocks, xp, xpOff, y, yOff + r, tmp);
+            } else {
+                codebookRows2(codes, r * rowBytes, rowBytes, cols, blockSize, table, absmax,
+                        (int) ((long) r * blocks - blockOff), blocks, xp, xpOff, y, yOff + r, tmp);
+            }
         }
         for (; r < safe; r++) {
             y[yOff + r] = codebookRow(codes, r * rowBytes, cols, blockSize, table, absmax,
@@ -345,6 +350,53 @@ final class PanamaNibbleKernels {
                     FloatVector xe = FloatVector.fromArray(F, xp, c + h * L);
                     FloatVector xo = FloatVector.fromArray(F, xp, c + half + h * L);
                     long bh = b + h * L;
+                    IntVector v0 = load(codes, off0 + bh);
+                    IntVector v1 = load(codes, off1 + bh);
+                    FloatVector e0 = lookup(v0.lanewise(VectorOperators.LSHR, 4), s0a, s0b);
+                    FloatVector e1 = lookup(v1.lanewise(VectorOperators.LSHR, 4), s1a, s1b);
+                    FloatVector o0 = lookup(v0.and(15), s0a, s0b);
+                    FloatVector o1 = lookup(v1.and(15), s1a, s1b);
+                    if (FMA) {
+                        a0 = o0.fma(xo, e0.fma(xe, a0));
+                        a1 = o1.fma(xo, e1.fma(xe, a1));
+                    } else {
+                        a0 = o0.mul(xo).add(e0.mul(xe).add(a0));
+                        a1 = o1.mul(xo).add(e1.mul(xe).add(a1));
+                    }
+                }
+            }
+        }
+        y[yo] = PanamaGemv.lanes(a0, tmp);
+        y[yo + 1] = PanamaGemv.lanes(a1, tmp);
+    }
+
+    /**
+     * {@link #codebookRows2} for blocks of 64 (bitsandbytes' default), the two 32-code chunks of a block written out:
+     * the same operations in the same order, without the inner loop's control and index checks, which cost about as
+     * much as the vector work at two chunks per block.
+     */
+    private static void codebookRows2B64(MemorySegment codes, long off0, long rowBytes, int cols, float[] table,
+            float[] absmax, int ai, int stride, float[] xp, int xpOff, float[] y, int yo, float[] tmp) {
+        FloatVector ta = FloatVector.fromArray(F, table, 0);
+        FloatVector tb = FloatVector.fromArray(F, table, 16 - L);
+        long off1 = off0 + rowBytes;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = a0;
+        for (int k = 0, blocks = cols / 64; k < blocks; k++) {
+            float m0 = absmax[ai + k];
+            float m1 = absmax[ai + stride + k];
+            IntVector s0a = ta.mul(m0).reinterpretAsInts();
+            IntVector s0b = tb.mul(m0).reinterpretAsInts();
+            IntVector s1a = ta.mul(m1).reinterpretAsInts();
+            IntVector s1b = tb.mul(m1).reinterpretAsInts();
+            int c = xpOff + 64 * k;
+            long b = 32L * k;
+            for (int step = 0; step < 2; step++) {
+                for (int h = 0; h < HALVES; h++) {
+                    int xc = c + 32 * step + h * L;
+                    FloatVector xe = FloatVector.fromArray(F, xp, xc);
+                    FloatVector xo = FloatVector.fromArray(F, xp, xc + 16);
+                    long bh = b + 16 * step + h * L;
                     IntVector v0 = load(codes, off0 + bh);
                     IntVector v1 = load(codes, off1 + bh);
                     FloatVector e0 = lookup(v0.lanewise(VectorOperators.LSHR, 4), s0a, s0b);
