@@ -205,15 +205,14 @@ final class PanamaKQuantKernels implements KQuantKernels {
             int yOff, int rowCount) {
         Q8KRow x = Q8KRow.of(a, aOff, nBlocks);
         int il = I.length();
-        float[] dv = new float[il], dm = new float[il];
-        short[] hs = new short[32];
+        int[] sc = new int[9 * il];
         for (int t = 0; t < tiles; t++) {
             for (int grp = 0; grp < 16 / il; grp++) {
                 int row0 = 16 * t + il * grp;
                 if (row0 >= rowCount) {
                     break;
                 }
-                tileQ4K(w, wOff + (long) t * nBlocks * 2304, il * grp, x.pairs, x.d, x.bs2, nBlocks, hs, dv, dm, y,
+                tileQ4K(w, wOff + (long) t * nBlocks * 2304, il * grp, x.pairs, x.d, x.bs2, nBlocks, sc, y,
                         yOff + row0, Math.min(il, rowCount - row0));
             }
         }
@@ -224,22 +223,56 @@ final class PanamaKQuantKernels implements KQuantKernels {
         return (IntVector) ByteVector.fromMemorySegment(BSI, w, off, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
     }
 
+    /**
+     * The 6-bit scales of the 8 sub-blocks of the IL rows at {@code r0} of the tile block at {@code blk} (by
+     * get_scale_min_k4: j &lt; 4: S[j] &amp; 63; j &ge; 4: (S[j + 4] &amp; 0xF) | ((S[j − 4] &gt;&gt; 6) &lt;&lt; 4), S[k] at
+     * byte 64 + 16k + row) into {@code sc[j·IL ..]}, and &Sigma;_j m_j·bs2_j (the minimums by the same rule on the
+     * other halves, times the activation's pair sums) into {@code sc[8·IL ..]}. A method of its own: with these
+     * vectors decoded inside the kernel, C2 stopped inlining the byte loads (a static call returning a boxed vector
+     * per load; the kernel ran at about 3 GB/s).
+     */
+    private static void scalesQ4K(MemorySegment w, long blk, int r0, int[] bs2, int o8, int[] sc) {
+        int il = I.length();
+        IntVector s0 = scaleBytes(w, blk + 64 + r0);
+        IntVector s1 = scaleBytes(w, blk + 80 + r0);
+        IntVector s2 = scaleBytes(w, blk + 96 + r0);
+        IntVector s3 = scaleBytes(w, blk + 112 + r0);
+        IntVector s4 = scaleBytes(w, blk + 128 + r0);
+        IntVector s5 = scaleBytes(w, blk + 144 + r0);
+        IntVector s6 = scaleBytes(w, blk + 160 + r0);
+        IntVector s7 = scaleBytes(w, blk + 176 + r0);
+        IntVector s8 = scaleBytes(w, blk + 192 + r0);
+        IntVector s9 = scaleBytes(w, blk + 208 + r0);
+        IntVector s10 = scaleBytes(w, blk + 224 + r0);
+        IntVector s11 = scaleBytes(w, blk + 240 + r0);
+        s0.and(63).intoArray(sc, 0);
+        s1.and(63).intoArray(sc, il);
+        s2.and(63).intoArray(sc, 2 * il);
+        s3.and(63).intoArray(sc, 3 * il);
+        s8.and(0xF).or(s0.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).intoArray(sc, 4 * il);
+        s9.and(0xF).or(s1.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).intoArray(sc, 5 * il);
+        s10.and(0xF).or(s2.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).intoArray(sc, 6 * il);
+        s11.and(0xF).or(s3.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).intoArray(sc, 7 * il);
+        s4.and(63).mul(bs2[o8])
+                .add(s5.and(63).mul(bs2[o8 + 1]))
+                .add(s6.and(63).mul(bs2[o8 + 2]))
+                .add(s7.and(63).mul(bs2[o8 + 3]))
+                .add(s8.lanewise(VectorOperators.LSHR, 4).or(s4.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 4]))
+                .add(s9.lanewise(VectorOperators.LSHR, 4).or(s5.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 5]))
+                .add(s10.lanewise(VectorOperators.LSHR, 4).or(s6.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 6]))
+                .add(s11.lanewise(VectorOperators.LSHR, 4).or(s7.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 7]))
+                .intoArray(sc, 8 * il);
+    }
+
     private static void tileQ4K(MemorySegment w, long tOff, int r0, int[] pairs, float[] ad, int[] bs2, int nBlocks,
-            short[] hs, float[] dv, float[] dm, float[] y, int yOff, int n) {
+            int[] sc, float[] y, int yOff, int n) {
+        int il = I.length();
         FloatVector acc = FloatVector.zero(F), macc = acc;
         int rg = 2 * r0;
         for (int b = 0; b < nBlocks; b++) {
             long blk = tOff + 2304L * b;
-            int po = 128 * b, o8 = 8 * b;
-            // every scale byte vector is loaded where it is used (cheap L1 loads) instead of living across the block
-            IntVector msum = scaleBytes(w, blk + 128 + r0).and(63).mul(bs2[o8 + 0])
-                    .add(scaleBytes(w, blk + 144 + r0).and(63).mul(bs2[o8 + 1]))
-                    .add(scaleBytes(w, blk + 160 + r0).and(63).mul(bs2[o8 + 2]))
-                    .add(scaleBytes(w, blk + 176 + r0).and(63).mul(bs2[o8 + 3]))
-                    .add(scaleBytes(w, blk + 192 + r0).lanewise(VectorOperators.LSHR, 4).or(scaleBytes(w, blk + 128 + r0).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 4]))
-                    .add(scaleBytes(w, blk + 208 + r0).lanewise(VectorOperators.LSHR, 4).or(scaleBytes(w, blk + 144 + r0).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 5]))
-                    .add(scaleBytes(w, blk + 224 + r0).lanewise(VectorOperators.LSHR, 4).or(scaleBytes(w, blk + 160 + r0).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 6]))
-                    .add(scaleBytes(w, blk + 240 + r0).lanewise(VectorOperators.LSHR, 4).or(scaleBytes(w, blk + 176 + r0).lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).mul(bs2[o8 + 7]));
+            int po = 128 * b;
+            scalesQ4K(w, blk, r0, bs2, 8 * b, sc);
             IntVector isum = IntVector.zero(I);
             // the four 64-code groups as a loop (written out four times, the method was too large for C1's tier 3:
             // "out of virtual registers", so it never got the profile C2 needs and ran in C1 at ~1/100 the speed)
@@ -255,38 +288,22 @@ final class PanamaKQuantKernels implements KQuantKernels {
                     p1 = p1.add(q.lanewise(VectorOperators.LSHR, 4)
                             .mul(IntVector.broadcast(I, pairs[pl + 16 + c]).reinterpretAsShorts()));
                 }
-                // 6-bit scales of sub-blocks 2g and 2g + 1 by get_scale_min_k4: j < 4: S[j] & 63; j >= 4:
-                // (S[j + 4] & 0xF) | ((S[j − 4] >> 6) << 4), S[k] at byte 64 + 16k of the block (+ the row)
-                IntVector s0, s1;
-                if (g < 2) {
-                    s0 = scaleBytes(w, blk + 64 + 32 * g + r0).and(63);
-                    s1 = scaleBytes(w, blk + 80 + 32 * g + r0).and(63);
-                } else {
-                    s0 = scaleBytes(w, blk + 192 + 32 * (g - 2) + r0).and(0xF)
-                            .or(scaleBytes(w, blk + 64 + 32 * (g - 2) + r0).lanewise(VectorOperators.LSHR, 6)
-                                    .lanewise(VectorOperators.LSHL, 4));
-                    s1 = scaleBytes(w, blk + 208 + 32 * (g - 2) + r0).and(0xF)
-                            .or(scaleBytes(w, blk + 80 + 32 * (g - 2) + r0).lanewise(VectorOperators.LSHR, 6)
-                                    .lanewise(VectorOperators.LSHL, 4));
-                }
                 IntVector v0 = p0.reinterpretAsInts();
                 IntVector v1 = p1.reinterpretAsInts();
                 isum = isum.add(v0.lanewise(VectorOperators.ASHR, 16).add(v0.lanewise(VectorOperators.LSHL, 16)
-                                .lanewise(VectorOperators.ASHR, 16)).mul(s0))
+                                .lanewise(VectorOperators.ASHR, 16)).mul(IntVector.fromArray(I, sc, 2 * g * il)))
                         .add(v1.lanewise(VectorOperators.ASHR, 16).add(v1.lanewise(VectorOperators.LSHL, 16)
-                                .lanewise(VectorOperators.ASHR, 16)).mul(s1));
+                                .lanewise(VectorOperators.ASHR, 16)).mul(IntVector.fromArray(I, sc, (2 * g + 1) * il)));
             }
-            MemorySegment.copy(w, F16_LE, blk, hs, 0, 32); // d and dmin of the 16 rows in one copy
-            for (int i = 0; i < dv.length; i++) {
-                dv[i] = Float.float16ToFloat(hs[r0 + i]);
-                dm[i] = Float.float16ToFloat(hs[16 + r0 + i]);
-            }
+            IntVector msum = IntVector.fromArray(I, sc, 8 * il);
+            FloatVector dv = HalfLanes.f16(ShortVector.fromMemorySegment(HalfLanes.H, w, blk + 2L * r0, LE));
+            FloatVector dm = HalfLanes.f16(ShortVector.fromMemorySegment(HalfLanes.H, w, blk + 32 + 2L * r0, LE));
             float da = ad[b];
-            acc = ((FloatVector) isum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, dv, 0).mul(da), acc);
-            macc = ((FloatVector) msum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, dm, 0).mul(da), macc);
+            acc = ((FloatVector) isum.convert(VectorOperators.I2F, 0)).fma(dv.mul(da), acc);
+            macc = ((FloatVector) msum.convert(VectorOperators.I2F, 0)).fma(dm.mul(da), macc);
         }
         FloatVector r = acc.sub(macc);
-        if (n == dv.length) {
+        if (n == il) {
             r.intoArray(y, yOff);
         } else {
             r.intoArray(y, yOff, F.indexInRange(0, n));
