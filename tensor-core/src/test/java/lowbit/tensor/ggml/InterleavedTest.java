@@ -186,6 +186,45 @@ class InterleavedTest {
         }
     }
 
+    /**
+     * Scales that take the exact widening instead of the three-operation one (an infinity, a NaN, −∞ in one lane of
+     * a block) and the extremes of the fast one (the smallest subnormal, the largest finite half, −0), each in one
+     * row of a 40-row matrix: the GEMV gives the scalar twin's bits, the other rows of those blocks included.
+     */
+    @Test
+    void kernelsMatchTheTwinForSpecialAndExtremeScales() {
+        Random r = new Random(SEED + 5);
+        int rows = 40, cols = 96, nb = 3;
+        short[][] special = {{3, 1, 0x7C00}, {20, 0, 0x7E00}, {33, 2, (short) 0xFC00}, {5, 1, 0x0001}, {7, 0, 0x7BFF},
+            {9, 2, (short) 0x8000}};
+        for (GgmlType type : new GgmlType[] {GgmlType.Q4_0, GgmlType.Q8_0}) {
+            MemorySegment std = standard(type, r, rows, cols);
+            for (short[] s : special) {
+                std.set(ScalarGgmlKernels.F16_LE, s[0] * type.rowBytes(cols) + (long) type.blockBytes() * s[1], s[2]);
+            }
+            MemorySegment il = Arena.ofAuto().allocate(Interleaved.byteSize(type, rows, cols), 64);
+            Interleaved.repack(type, std, 0, rows, cols, il, 0);
+            int[] act = new int[18 * nb];
+            REF.quantizeQ8_0Pairs(GgmlKernelsTest.row(r, nb, 10), 0, act, 0, nb);
+            if (type == GgmlType.Q4_0) {
+                REF.pairsForQ4_0(act, 0, nb);
+            }
+            float[] got = new float[rows];
+            float[] ref = new float[rows];
+            if (type == GgmlType.Q4_0) {
+                k.gemvQ4_0x16(il, 0, Interleaved.tiles(rows), nb, act, 0, got, 0, rows);
+                REF.gemvQ4_0x16(il, 0, Interleaved.tiles(rows), nb, act, 0, ref, 0, rows);
+            } else {
+                k.gemvQ8_0x16(il, 0, Interleaved.tiles(rows), nb, act, 0, got, 0, rows);
+                REF.gemvQ8_0x16(il, 0, Interleaved.tiles(rows), nb, act, 0, ref, 0, rows);
+            }
+            assertThat(got).as("%s %s", type, VectorizationProvider.get()).isEqualTo(ref);
+            assertThat(Float.isNaN(ref[3]) || Float.isInfinite(ref[3])).as("row 3 (an infinite scale)").isTrue();
+            assertThat(Float.isNaN(ref[20])).as("row 20 (a NaN scale)").isTrue();
+            assertThat(Float.isFinite(ref[5]) && Float.isFinite(ref[7]) && Float.isFinite(ref[0])).isTrue();
+        }
+    }
+
     @Test
     void integerSumsAreExactAtTheExtremes() {
         // unit scales (d_w = d_a = 1): every float operation is exact, so the results are the integer dot products
