@@ -3,6 +3,7 @@ package lowbit.tensor.layout;
 import java.util.Objects;
 import lowbit.tensor.parallel.Parallel;
 import lowbit.tensor.simd.DenseKernels;
+import lowbit.tensor.simd.FloatOps;
 import lowbit.tensor.simd.VectorizationProvider;
 
 /**
@@ -246,6 +247,21 @@ public abstract class AbstractQuantizedMatrix implements QuantizedMatrix {
      * arithmetic). A layout that quantizes its input (ggml's Q8 activations) rejects non-finite values here.
      */
     protected void checkInput(String op, float[] x, long n) {
+    }
+
+    /**
+     * For layouts that quantize their input: throws an IllegalArgumentException naming the first NaN or ±∞ of
+     * {@code x[0, n)} and why ({@code why}, e.g. "ggml's integer path quantizes the input to Q8 and needs finite
+     * values"); one vector max-abs pass when all are finite.
+     */
+    protected static void requireFinite(String op, float[] x, long n, String why) {
+        if (!Float.isFinite(FloatOps.maxAbs(x, 0, (int) n))) {
+            for (int i = 0; i < n; i++) {
+                if (!Float.isFinite(x[i])) {
+                    throw new IllegalArgumentException(op + ": input element " + i + " is " + x[i] + "; " + why);
+                }
+            }
+        }
     }
 
     /** Adds outlier corrections and then the bias to y[yOff + r] for r in [from, to). */

@@ -7,7 +7,6 @@ import java.util.Objects;
 import lowbit.tensor.ggml.GgmlType;
 import lowbit.tensor.ggml.Interleaved;
 import lowbit.tensor.simd.AffineKernels;
-import lowbit.tensor.simd.FloatOps;
 import lowbit.tensor.simd.GgmlKernels;
 import lowbit.tensor.simd.ScalarGgmlKernels;
 import lowbit.tensor.simd.VectorizationProvider;
@@ -229,14 +228,8 @@ public final class AffineInt4Tiles extends AbstractQuantizedMatrix {
     /** Rejects NaN and ±∞ in x: the input is quantized to Q8_0, which cannot represent them. */
     @Override
     protected void checkInput(String op, float[] x, long n) {
-        if (!Float.isFinite(FloatOps.maxAbs(x, 0, (int) n))) {
-            for (int i = 0; i < n; i++) {
-                if (!Float.isFinite(x[i])) {
-                    throw new IllegalArgumentException(op + ": input element " + i + " is " + x[i] + "; this layout "
-                            + "quantizes the input to Q8_0 and needs finite values (the GroupwiseAffine source does not)");
-                }
-            }
-        }
+        requireFinite(op, x, n, "this layout quantizes the input to Q8_0 and needs finite values (the GroupwiseAffine "
+                + "source does not)");
     }
 
     /** Q8_0 pair activations (in the Q4_0 form) of the n rows of X and their group sums X̂_g. */

@@ -6,7 +6,6 @@ import java.util.Objects;
 import lowbit.tensor.ggml.GgmlOps;
 import lowbit.tensor.ggml.GgmlType;
 import lowbit.tensor.ggml.Interleaved;
-import lowbit.tensor.simd.FloatOps;
 
 /**
  * A weight matrix stored as rows of ggml blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, and whatever else {@link GgmlOps}
@@ -167,14 +166,7 @@ public final class GgmlMatrix extends AbstractQuantizedMatrix {
     /** Rejects NaN and &plusmn;&infin; in x: the integer path quantizes x to Q8, which cannot represent them. */
     @Override
     protected void checkInput(String op, float[] x, long n) {
-        if (!Float.isFinite(FloatOps.maxAbs(x, 0, (int) n))) {
-            for (int i = 0; i < n; i++) {
-                if (!Float.isFinite(x[i])) {
-                    throw new IllegalArgumentException(op + ": input element " + i + " is " + x[i] + "; ggml's integer "
-                            + "path quantizes the input to Q8 and needs finite values");
-                }
-            }
-        }
+        requireFinite(op, x, n, "ggml's integer path quantizes the input to Q8 and needs finite values");
     }
 
     /**

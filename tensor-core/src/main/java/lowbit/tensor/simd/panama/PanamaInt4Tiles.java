@@ -53,21 +53,17 @@ final class PanamaInt4Tiles {
         int units = Math.min(tiles * PARTS, (rows + FL - 1) / FL); // parts holding at least one valid row
         int u = 0;
         for (; u + 2 <= units; u += 2) {
-            parts2(w, wOff + partOffset(u, tileBytes), wOff + partOffset(u + 1, tileBytes), nb, gb,
+            parts2(w, wOff + PanamaInterleaved.partOffset(u, tileBytes),
+                    wOff + PanamaInterleaved.partOffset(u + 1, tileBytes), nb, gb,
                     scales, sOff + scaleOffset(u, groups), sOff + scaleOffset(u + 1, groups), zeros, act, actOff,
                     groupSums, gOff, y, yOff + FL * u, rows - FL * u);
         }
         if (u < units) { // an odd last part: computed twice in the pair kernel, stored once
-            long wu = wOff + partOffset(u, tileBytes);
+            long wu = wOff + PanamaInterleaved.partOffset(u, tileBytes);
             int su = sOff + scaleOffset(u, groups);
             parts2(w, wu, wu, nb, gb, scales, su, su, zeros, act, actOff, groupSums, gOff, y, yOff + FL * u,
                     Math.min(FL, rows - FL * u));
         }
-    }
-
-    /** Byte offset of part u (part u % PARTS of tile u / PARTS). */
-    private static long partOffset(int u, long tileBytes) {
-        return (u / PARTS) * tileBytes + 2L * FL * (u % PARTS);
     }
 
     /** Index of part u's first scale (group 0) relative to the first tile's. */
@@ -111,8 +107,8 @@ final class PanamaInt4Tiles {
             accA = FMA ? va.fma(ua, accA) : accA.add(va.mul(ua));
             accB = FMA ? vb.fma(ub, accB) : accB.add(vb.mul(ub));
         }
-        store(accA, y, y0, valid);
-        store(accB, y, y0 + FL, valid - FL);
+        PanamaInterleaved.store(accA, y, y0, valid);
+        PanamaInterleaved.store(accB, y, y0 + FL, valid - FL);
     }
 
     /** The exact int sum of the two 16-bit partial sums of each row's int lane, as floats. */
@@ -120,17 +116,5 @@ final class PanamaInt4Tiles {
         IntVector i = s.reinterpretAsInts();
         return (FloatVector) i.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
                 .add(i.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0);
-    }
-
-    /** Stores the first {@code valid} (at most FL) lanes of {@code acc} at {@code y[y0]}. */
-    private static void store(FloatVector acc, float[] y, int y0, int valid) {
-        if (valid <= 0) {
-            return;
-        }
-        if (valid >= FL) {
-            acc.intoArray(y, y0);
-        } else {
-            acc.intoArray(y, y0, F.indexInRange(0, valid));
-        }
     }
 }

@@ -64,8 +64,8 @@ final class PanamaInterleaved {
         }
     }
 
-    /** Byte offset of part u (part u % PARTS of tile u / PARTS). */
-    private static long partOffset(int u, long tileBytes) {
+    /** Byte offset of part u (part u % PARTS of tile u / PARTS) in tiles of {@code tileBytes}. */
+    static long partOffset(int u, long tileBytes) {
         return (u / PARTS) * tileBytes + 2L * FL * (u % PARTS);
     }
 
@@ -96,15 +96,9 @@ final class PanamaInterleaved {
                     .add(ib.lanewise(VectorOperators.ASHR, 16)).sub(s8);
             ShortVector ha = ShortVector.fromMemorySegment(H, w, ba, LE);
             ShortVector hb = ShortVector.fromMemorySegment(H, w, bb, LE);
-            FloatVector ca, cb;
-            if (finiteHalves(ha, hb)) {
-                float dx = da * HalfLanes.UNBIAS;
-                ca = HalfLanes.f16Unbiased(ha).mul(dx);
-                cb = HalfLanes.f16Unbiased(hb).mul(dx);
-            } else {
-                ca = HalfLanes.f16(ha).mul(da);
-                cb = HalfLanes.f16(hb).mul(da);
-            }
+            boolean finite = finiteHalves(ha, hb);
+            FloatVector ca = scales(ha, finite, da);
+            FloatVector cb = scales(hb, finite, da);
             FloatVector fa = (FloatVector) ua.convert(VectorOperators.I2F, 0);
             FloatVector fb = (FloatVector) ub.convert(VectorOperators.I2F, 0);
             if (FMA) {
@@ -119,14 +113,19 @@ final class PanamaInterleaved {
         store(accB, y, y0 + FL, valid - FL);
     }
 
+    /** The 16 fp16 scales {@code h} times {@code da}; {@code finite}: none of them is Inf/NaN (the short widening). */
+    private static FloatVector scales(ShortVector h, boolean finite, float da) {
+        return finite ? HalfLanes.f16Unbiased(h).mul(da * HalfLanes.UNBIAS) : HalfLanes.f16(h).mul(da);
+    }
+
     /** Whether no lane of either half vector is an infinity or a NaN (exponent 31). */
     private static boolean finiteHalves(ShortVector a, ShortVector b) {
         return !a.and(HalfLanes.MAGNITUDE).max(b.and(HalfLanes.MAGNITUDE)).compare(VectorOperators.GE, HalfLanes.SPECIAL)
                 .anyTrue();
     }
 
-    /** Stores the first {@code valid} (at most FL) lanes of {@code acc} at {@code y[y0]}. */
-    private static void store(FloatVector acc, float[] y, int y0, int valid) {
+    /** Stores the first {@code valid} (at most FL) lanes of {@code acc} at {@code y[y0]} (nothing when valid &le; 0). */
+    static void store(FloatVector acc, float[] y, int y0, int valid) {
         if (valid <= 0) {
             return;
         }
@@ -181,15 +180,9 @@ final class PanamaInterleaved {
             float da = Float.intBitsToFloat(act[ao + 17]);
             ShortVector ha = ShortVector.fromMemorySegment(H, w, ba, LE);
             ShortVector hb = ShortVector.fromMemorySegment(H, w, bb, LE);
-            FloatVector ca, cb;
-            if (finiteHalves(ha, hb)) {
-                float dx = da * HalfLanes.UNBIAS;
-                ca = HalfLanes.f16Unbiased(ha).mul(dx);
-                cb = HalfLanes.f16Unbiased(hb).mul(dx);
-            } else {
-                ca = HalfLanes.f16(ha).mul(da);
-                cb = HalfLanes.f16(hb).mul(da);
-            }
+            boolean finite = finiteHalves(ha, hb);
+            FloatVector ca = scales(ha, finite, da);
+            FloatVector cb = scales(hb, finite, da);
             FloatVector fa = (FloatVector) sumA.convert(VectorOperators.I2F, 0);
             FloatVector fb = (FloatVector) sumB.convert(VectorOperators.I2F, 0);
             if (FMA) {
