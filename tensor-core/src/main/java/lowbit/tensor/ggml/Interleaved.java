@@ -220,7 +220,35 @@ public final class Interleaved {
      */
     public static void gemv(GgmlType type, MemorySegment w, long wOff, int rows, int cols, int[] act, int actOff,
             float[] y, int yOff, int rowFrom, int rowTo) {
-        gemm(type, w, wOff, rows, cols, act, actOff, 0, 1, y, yOff, 0, rowFrom, rowTo);
+        gemm(type, w, wOff, rows, cols, act, actOff, 0, 1, y, yOff, 0, rowFrom, rowTo, false);
+    }
+
+    /**
+     * {@link #gemv} for a matrix whose fp16 scales were found finite by {@link #scalesFinite} (and not changed since):
+     * the same bits, faster (the scales are widened without the infinity/NaN handling).
+     */
+    public static void gemvFiniteScales(GgmlType type, MemorySegment w, long wOff, int rows, int cols, int[] act,
+            int actOff, float[] y, int yOff, int rowFrom, int rowTo) {
+        gemm(type, w, wOff, rows, cols, act, actOff, 0, 1, y, yOff, 0, rowFrom, rowTo, true);
+    }
+
+    /**
+     * Whether every fp16 scale d of the interleaved matrix at {@code w[wOff]} ({@code rows} × {@code cols}) is finite
+     * (no infinity or NaN): one pass over the tiles' scale headers (32 bytes of every 16-row tile block).
+     */
+    public static boolean scalesFinite(GgmlType type, MemorySegment w, long wOff, int rows, int cols) {
+        int nb = checkShape(type, rows, cols);
+        Blocks.checkBytes(type, "interleaved matrix of " + rows + "x" + cols, w, wOff, byteSize(type, rows, cols));
+        long blockBytes = (long) TILE_ROWS * type.blockBytes();
+        long blocks = (long) tiles(rows) * nb;
+        for (long b = 0; b < blocks; b++) {
+            for (int r = 0; r < TILE_ROWS; r++) {
+                if ((w.get(ScalarGgmlKernels.F16_LE, wOff + b * blockBytes + 2 * r) & 0x7C00) == 0x7C00) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     /**
@@ -229,6 +257,11 @@ public final class Interleaved {
      */
     public static void gemm(GgmlType type, MemorySegment w, long wOff, int rows, int cols, int[] act, int actOff,
             int actStride, int n, float[] y, int yOff, int yStride, int rowFrom, int rowTo) {
+        gemm(type, w, wOff, rows, cols, act, actOff, actStride, n, y, yOff, yStride, rowFrom, rowTo, false);
+    }
+
+    private static void gemm(GgmlType type, MemorySegment w, long wOff, int rows, int cols, int[] act, int actOff,
+            int actStride, int n, float[] y, int yOff, int yStride, int rowFrom, int rowTo, boolean finiteScales) {
         int nb = checkShape(type, rows, cols);
         Objects.checkFromToIndex(rowFrom, rowTo, rows);
         if (rowFrom % TILE_ROWS != 0) {
@@ -250,7 +283,9 @@ public final class Interleaved {
         int tiles = tiles(rowTo) - t0;
         long wt = wOff + t0 * tb;
         int valid = rowTo - rowFrom;
-        if (n == 1) {
+        if (n == 1 && finiteScales) {
+            K.gemvFiniteScalesx16(type == GgmlType.Q4_0, w, wt, tiles, nb, act, actOff, y, yOff, valid);
+        } else if (n == 1) {
             if (type == GgmlType.Q4_0) {
                 K.gemvQ4_0x16(w, wt, tiles, nb, act, actOff, y, yOff, valid);
             } else {

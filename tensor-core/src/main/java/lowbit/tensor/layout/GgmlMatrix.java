@@ -40,15 +40,18 @@ public final class GgmlMatrix extends AbstractQuantizedMatrix {
     private final MemorySegment data;
     private final long offset;
     private final boolean interleaved;
+    /** Interleaved storage whose fp16 scales are all finite (checked once when repacked): the faster GEMV. */
+    private final boolean finiteScales;
     private final long rowBytes;
 
     private GgmlMatrix(GgmlType type, MemorySegment data, long offset, int rows, int cols, boolean interleaved,
-            Outliers outliers) {
+            boolean finiteScales, Outliers outliers) {
         super(rows, cols, outliers);
         this.type = type;
         this.data = data;
         this.offset = offset;
         this.interleaved = interleaved;
+        this.finiteScales = finiteScales;
         this.rowBytes = type.rowBytes(cols);
         initOutliers();
     }
@@ -69,7 +72,7 @@ public final class GgmlMatrix extends AbstractQuantizedMatrix {
             throw new IndexOutOfBoundsException(type + " matrix " + rows + "x" + cols + " needs bytes [" + offset + ", "
                     + (offset + need) + ") but the segment has " + segment.byteSize());
         }
-        return new GgmlMatrix(type, segment, offset, rows, cols, false, null);
+        return new GgmlMatrix(type, segment, offset, rows, cols, false, false, null);
     }
 
     /**
@@ -89,7 +92,7 @@ public final class GgmlMatrix extends AbstractQuantizedMatrix {
         for (int r = 0; r < rows; r++) {
             GgmlOps.quantizeRow(type, w, r * cols, seg, r * rb, cols);
         }
-        GgmlMatrix m = new GgmlMatrix(type, seg, 0, rows, cols, false, null);
+        GgmlMatrix m = new GgmlMatrix(type, seg, 0, rows, cols, false, false, null);
         return Interleaved.supports(type) ? m.interleaved() : m;
     }
 
@@ -111,7 +114,8 @@ public final class GgmlMatrix extends AbstractQuantizedMatrix {
         }
         MemorySegment dst = Arena.ofAuto().allocate(Math.max(1, Interleaved.byteSize(type, rows(), cols())), 64);
         Interleaved.repack(type, data, offset, rows(), cols(), dst, 0);
-        return new GgmlMatrix(type, dst, 0, rows(), cols(), true, outliers());
+        return new GgmlMatrix(type, dst, 0, rows(), cols(), true,
+                Interleaved.scalesFinite(type, dst, 0, rows(), cols()), outliers());
     }
 
     /** Whether the storage is the 16-row interleaved one. */
@@ -149,7 +153,7 @@ public final class GgmlMatrix extends AbstractQuantizedMatrix {
 
     @Override
     public GgmlMatrix withOutliers(Outliers outliers) {
-        return new GgmlMatrix(type, data, offset, rows(), cols(), interleaved, outliers);
+        return new GgmlMatrix(type, data, offset, rows(), cols(), interleaved, finiteScales, outliers);
     }
 
     @Override
@@ -203,7 +207,10 @@ public final class GgmlMatrix extends AbstractQuantizedMatrix {
     @Override
     protected void gemvBaseRows(float[] x, int xOff, Object prepared, int xRow, float[] y, int yOff, int rowFrom,
             int rowTo) {
-        if (interleaved) {
+        if (interleaved && finiteScales) {
+            Interleaved.gemvFiniteScales(type, data, offset, rows(), cols(), (int[]) prepared,
+                    xRow * Interleaved.activationInts(cols()), y, yOff + rowFrom, rowFrom, rowTo);
+        } else if (interleaved) {
             Interleaved.gemv(type, data, offset, rows(), cols(), (int[]) prepared, xRow * Interleaved.activationInts(cols()),
                     y, yOff + rowFrom, rowFrom, rowTo);
         } else {

@@ -109,6 +109,21 @@ public interface GgmlKernels {
             int rows);
 
     /**
+     * {@link #gemvQ4_0x16} (Q4_0 tiles) or {@link #gemvQ8_0x16} with the caller's promise that every fp16 scale of
+     * the tiles is finite (no infinity, no NaN; {@code lowbit.tensor.ggml.Interleaved#scalesFinite}), which lets an
+     * implementation widen the scales without handling those: the same bits. A false promise gives wrong results.
+     * The default ignores the promise.
+     */
+    default void gemvFiniteScalesx16(boolean q4, MemorySegment w, long wOff, int tiles, int nBlocks, int[] act,
+            int actOff, float[] y, int yOff, int rows) {
+        if (q4) {
+            gemvQ4_0x16(w, wOff, tiles, nBlocks, act, actOff, y, yOff, rows);
+        } else {
+            gemvQ8_0x16(w, wOff, tiles, nBlocks, act, actOff, y, yOff, rows);
+        }
+    }
+
+    /**
      * {@link #gemvQ4_0x16} for {@code n} activations at once: activation i at {@code act[actOff + i·actStride]},
      * its result row i at {@code y[yOff + i·yStride]} (each weight tile is read once for all n, from cache). Every
      * output has the bits {@code gemvQ4_0x16} gives it.

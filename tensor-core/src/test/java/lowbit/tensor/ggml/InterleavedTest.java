@@ -7,6 +7,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Random;
+import lowbit.tensor.layout.GgmlMatrix;
 import lowbit.tensor.simd.GgmlKernels;
 import lowbit.tensor.simd.ScalarGgmlKernels;
 import lowbit.tensor.simd.VectorizationProvider;
@@ -177,6 +178,13 @@ class InterleavedTest {
                 }
                 String what = type + " " + rows + "x" + cols + " seed " + SEED + " " + VectorizationProvider.get();
                 assertThat(got).as(what).isEqualTo(ref);
+                assertThat(Interleaved.scalesFinite(type, il, 0, rows, cols)).as(what).isTrue();
+                float[] fast = new float[n * (rows + 3)];
+                for (int i = 0; i < n; i++) {
+                    k.gemvFiniteScalesx16(type == GgmlType.Q4_0, il, 0, tiles, nb, act, 1 + i * stride, fast,
+                            1 + i * (rows + 3), rows);
+                }
+                assertThat(fast).as(what + " finite-scales kernel").isEqualTo(ref);
                 assertThat(many).as(what + " gemm").isEqualTo(ref);
                 for (int i = 0; i < n; i++) { // nothing written past the valid rows
                     assertThat(got[i * (rows + 3)]).isZero();
@@ -187,9 +195,10 @@ class InterleavedTest {
     }
 
     /**
-     * Scales that take the exact widening instead of the three-operation one (an infinity, a NaN, −∞ in one lane of
-     * a block) and the extremes of the fast one (the smallest subnormal, the largest finite half, −0), each in one
-     * row of a 40-row matrix: the GEMV gives the scalar twin's bits, the other rows of those blocks included.
+     * Scales that need the exact widening (an infinity, a NaN, −∞) and the extremes of the fast one (the smallest
+     * subnormal, the largest finite half, −0), each in one row of a 40-row matrix: the GEMV gives the scalar twin's
+     * bits, {@link Interleaved#scalesFinite} sees the specials (also through {@code GgmlMatrix}), and once they are
+     * replaced the finite-scales kernel gives the twin's bits on the extremes.
      */
     @Test
     void kernelsMatchTheTwinForSpecialAndExtremeScales() {
@@ -219,6 +228,36 @@ class InterleavedTest {
                 REF.gemvQ8_0x16(il, 0, Interleaved.tiles(rows), nb, act, 0, ref, 0, rows);
             }
             assertThat(got).as("%s %s", type, VectorizationProvider.get()).isEqualTo(ref);
+            assertThat(Interleaved.scalesFinite(type, il, 0, rows, cols)).as("an Inf/NaN scale is seen").isFalse();
+            // a GgmlMatrix over the same blocks finds them at repack time and keeps the exact widening
+            float[] x = GgmlKernelsTest.row(r, nb, 10);
+            float[] viaMatrix = new float[rows];
+            GgmlMatrix.of(type, std, 0, rows, cols).interleaved().gemv(x, null, viaMatrix);
+            int[] act2 = new int[18 * nb];
+            Interleaved.quantizeActivation(type, x, 0, cols, act2, 0);
+            float[] ref2 = new float[rows];
+            if (type == GgmlType.Q4_0) {
+                REF.gemvQ4_0x16(il, 0, Interleaved.tiles(rows), nb, act2, 0, ref2, 0, rows);
+            } else {
+                REF.gemvQ8_0x16(il, 0, Interleaved.tiles(rows), nb, act2, 0, ref2, 0, rows);
+            }
+            assertThat(viaMatrix).as("%s through GgmlMatrix", type).isEqualTo(ref2);
+            // the specials, except the subnormal, the largest finite and -0, removed: finite again
+            for (short[] sp : new short[][] {special[0], special[1], special[2]}) {
+                std.set(ScalarGgmlKernels.F16_LE, sp[0] * type.rowBytes(cols) + (long) type.blockBytes() * sp[1],
+                        (short) 0x3C00);
+            }
+            Interleaved.repack(type, std, 0, rows, cols, il, 0);
+            assertThat(Interleaved.scalesFinite(type, il, 0, rows, cols)).as("finite scales").isTrue();
+            float[] fast = new float[rows];
+            float[] exact = new float[rows];
+            k.gemvFiniteScalesx16(type == GgmlType.Q4_0, il, 0, Interleaved.tiles(rows), nb, act, 0, fast, 0, rows);
+            if (type == GgmlType.Q4_0) {
+                REF.gemvQ4_0x16(il, 0, Interleaved.tiles(rows), nb, act, 0, exact, 0, rows);
+            } else {
+                REF.gemvQ8_0x16(il, 0, Interleaved.tiles(rows), nb, act, 0, exact, 0, rows);
+            }
+            assertThat(fast).as("%s finite-scales kernel with subnormal, max and -0 scales", type).isEqualTo(exact);
             assertThat(Float.isNaN(ref[3]) || Float.isInfinite(ref[3])).as("row 3 (an infinite scale)").isTrue();
             assertThat(Float.isNaN(ref[20])).as("row 20 (a NaN scale)").isTrue();
             assertThat(Float.isFinite(ref[5]) && Float.isFinite(ref[7]) && Float.isFinite(ref[0])).isTrue();

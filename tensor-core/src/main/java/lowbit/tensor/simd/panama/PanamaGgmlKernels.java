@@ -517,7 +517,7 @@ final class PanamaGgmlKernels implements GgmlKernels {
     @Override
     public void gemvQ4_0x16(MemorySegment w, long wOff, int tiles, int nBlocks, int[] act, int actOff, float[] y,
             int yOff, int rows) {
-        PanamaInterleaved.gemvQ4(w, wOff, tiles, nBlocks, act, actOff, y, yOff, rows);
+        PanamaInterleaved.gemvQ4(w, wOff, tiles, nBlocks, act, actOff, y, yOff, rows, false);
     }
 
     @Override
@@ -529,7 +529,17 @@ final class PanamaGgmlKernels implements GgmlKernels {
     @Override
     public void gemvQ8_0x16(MemorySegment w, long wOff, int tiles, int nBlocks, int[] act, int actOff, float[] y,
             int yOff, int rows) {
-        PanamaInterleaved.gemvQ8(w, wOff, tiles, nBlocks, act, actOff, y, yOff, rows);
+        PanamaInterleaved.gemvQ8(w, wOff, tiles, nBlocks, act, actOff, y, yOff, rows, false);
+    }
+
+    @Override
+    public void gemvFiniteScalesx16(boolean q4, MemorySegment w, long wOff, int tiles, int nBlocks, int[] act,
+            int actOff, float[] y, int yOff, int rows) {
+        if (q4) {
+            PanamaInterleaved.gemvQ4(w, wOff, tiles, nBlocks, act, actOff, y, yOff, rows, true);
+        } else {
+            PanamaInterleaved.gemvQ8(w, wOff, tiles, nBlocks, act, actOff, y, yOff, rows, true);
+        }
     }
 
     // ---------------------------------------------------------------- encoders (PanamaGgmlEncoders)

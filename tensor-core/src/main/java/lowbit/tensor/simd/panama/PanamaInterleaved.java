@@ -22,9 +22,11 @@ import jdk.incubator.vector.VectorSpecies;
  * after which the pairs are added into an int accumulator). At the end of a block the two shorts of each int
  * lane are added (shift left 16 then arithmetic shift right 16, plus arithmetic shift right 16): one exact int per
  * row, converted to float and fused into the row's float accumulator with the vector of its 16 fp16 scales (widened
- * in lanes by {@link HalfLanes#f16}) times the activation's d. In the GEMVs, a block whose 16 scales are all finite
- * (checked per block: no exponent 31) takes the three-operation widening {@link HalfLanes#f16Unbiased} times
- * d·2^112 instead, the same product bit for bit (3–10 % faster in same-JVM A/B runs, 4096×14336, 1 and 2 threads). Q4_0 multiplies the unsigned codes and subtracts
+ * in lanes by {@link HalfLanes#f16}) times the activation's d. When the caller vouches that every scale is finite
+ * ({@code GgmlKernels#gemvFiniteScalesx16}; {@code GgmlMatrix} checks once when it repacks), the GEMVs take the
+ * three-operation widening {@link HalfLanes#f16Unbiased} times d·2^112 instead, the same product bit for bit:
+ * 1.29–1.52× faster (4096×14336, 1 and 2 threads, same-JVM A/B). A check per block instead (an any-lane compare
+ * and a branch) ate most of that: 1.03–1.07×. Q4_0 multiplies the unsigned codes and subtracts
  * 8·&Sigma;a once per block. Per row these are the operations of the scalar twin in the same order, so the results
  * are the same bits.
  */
@@ -50,17 +52,17 @@ final class PanamaInterleaved {
      * the two share the activation broadcasts and give the memory system two sequential streams.
      */
     static void gemvQ4(MemorySegment w, long wOff, int tiles, int nb, int[] act, int actOff, float[] y, int yOff,
-            int rows) {
+            int rows, boolean finite) {
         long tileBytes = 288L * nb;
         int units = Math.min(tiles * PARTS, (rows + FL - 1) / FL); // parts holding at least one valid row
         int u = 0;
         for (; u + 2 <= units; u += 2) {
             q4Parts2(w, wOff + partOffset(u, tileBytes), wOff + partOffset(u + 1, tileBytes), nb, act, actOff, y,
-                    yOff + FL * u, rows - FL * u);
+                    yOff + FL * u, rows - FL * u, finite);
         }
         if (u < units) { // an odd last part: computed twice in the pair kernel, stored once
             long wu = wOff + partOffset(u, tileBytes);
-            q4Parts2(w, wu, wu, nb, act, actOff, y, yOff + FL * u, Math.min(FL, rows - FL * u));
+            q4Parts2(w, wu, wu, nb, act, actOff, y, yOff + FL * u, Math.min(FL, rows - FL * u), finite);
         }
     }
 
@@ -70,7 +72,7 @@ final class PanamaInterleaved {
     }
 
     private static void q4Parts2(MemorySegment w, long wa, long wb, int nb, int[] act, int actOff, float[] y, int y0,
-            int valid) {
+            int valid, boolean finite) {
         FloatVector accA = FloatVector.zero(F), accB = accA;
         for (int b = 0; b < nb; b++) {
             long ba = wa + 288L * b, bb = wb + 288L * b;
@@ -96,7 +98,6 @@ final class PanamaInterleaved {
                     .add(ib.lanewise(VectorOperators.ASHR, 16)).sub(s8);
             ShortVector ha = ShortVector.fromMemorySegment(H, w, ba, LE);
             ShortVector hb = ShortVector.fromMemorySegment(H, w, bb, LE);
-            boolean finite = finiteHalves(ha, hb);
             FloatVector ca = scales(ha, finite, da);
             FloatVector cb = scales(hb, finite, da);
             FloatVector fa = (FloatVector) ua.convert(VectorOperators.I2F, 0);
@@ -113,15 +114,12 @@ final class PanamaInterleaved {
         store(accB, y, y0 + FL, valid - FL);
     }
 
-    /** The 16 fp16 scales {@code h} times {@code da}; {@code finite}: none of them is Inf/NaN (the short widening). */
+    /**
+     * The 16 fp16 scales {@code h} times {@code da}; {@code finite} (the caller's promise that no scale of the tiles
+     * is Inf/NaN): by the three-operation widening, the same bits.
+     */
     private static FloatVector scales(ShortVector h, boolean finite, float da) {
         return finite ? HalfLanes.f16Unbiased(h).mul(da * HalfLanes.UNBIAS) : HalfLanes.f16(h).mul(da);
-    }
-
-    /** Whether no lane of either half vector is an infinity or a NaN (exponent 31). */
-    private static boolean finiteHalves(ShortVector a, ShortVector b) {
-        return !a.and(HalfLanes.MAGNITUDE).max(b.and(HalfLanes.MAGNITUDE)).compare(VectorOperators.GE, HalfLanes.SPECIAL)
-                .anyTrue();
     }
 
     /** Stores the first {@code valid} (at most FL) lanes of {@code acc} at {@code y[y0]} (nothing when valid &le; 0). */
@@ -138,22 +136,22 @@ final class PanamaInterleaved {
 
     /** Q8_0 GEMV, parts two at a time as in {@link #gemvQ4}. */
     static void gemvQ8(MemorySegment w, long wOff, int tiles, int nb, int[] act, int actOff, float[] y, int yOff,
-            int rows) {
+            int rows, boolean finite) {
         long tileBytes = 544L * nb;
         int units = Math.min(tiles * PARTS, (rows + FL - 1) / FL);
         int u = 0;
         for (; u + 2 <= units; u += 2) {
             q8Parts2(w, wOff + partOffset(u, tileBytes), wOff + partOffset(u + 1, tileBytes), nb, act, actOff, y,
-                    yOff + FL * u, rows - FL * u);
+                    yOff + FL * u, rows - FL * u, finite);
         }
         if (u < units) { // an odd last part: computed twice in the pair kernel, stored once
             long wu = wOff + partOffset(u, tileBytes);
-            q8Parts2(w, wu, wu, nb, act, actOff, y, yOff + FL * u, Math.min(FL, rows - FL * u));
+            q8Parts2(w, wu, wu, nb, act, actOff, y, yOff + FL * u, Math.min(FL, rows - FL * u), finite);
         }
     }
 
     private static void q8Parts2(MemorySegment w, long wa, long wb, int nb, int[] act, int actOff, float[] y, int y0,
-            int valid) {
+            int valid, boolean finite) {
         FloatVector accA = FloatVector.zero(F), accB = accA;
         for (int b = 0; b < nb; b++) {
             long ba = wa + 544L * b, bb = wb + 544L * b;
@@ -180,7 +178,6 @@ final class PanamaInterleaved {
             float da = Float.intBitsToFloat(act[ao + 17]);
             ShortVector ha = ShortVector.fromMemorySegment(H, w, ba, LE);
             ShortVector hb = ShortVector.fromMemorySegment(H, w, bb, LE);
-            boolean finite = finiteHalves(ha, hb);
             FloatVector ca = scales(ha, finite, da);
             FloatVector cb = scales(hb, finite, da);
             FloatVector fa = (FloatVector) sumA.convert(VectorOperators.I2F, 0);
@@ -224,7 +221,7 @@ final class PanamaInterleaved {
                 }
                 for (; i < xe; i++) {
                     gemvQ4(w, wOff + t * tileBytes, 1, nb, act, actOff + i * actStride, y, yOff + i * yStride + 16 * t,
-                            rows - 16 * t);
+                            rows - 16 * t, false);
                 }
             }
         }
