@@ -43,10 +43,9 @@ import lowbit.tensor.simd.VectorizationProvider;
  * product that propagates them.
  */
 public final class AffineInt4Tiles extends AbstractQuantizedMatrix {
-    /** Rows per tile. */
-    public static final int TILE_ROWS = 16;
+    /** Rows per tile (as in {@link Interleaved}). */
+    public static final int TILE_ROWS = Interleaved.TILE_ROWS;
     private static final AffineKernels K = VectorizationProvider.get().affine();
-    private static final GgmlKernels G = VectorizationProvider.get().ggml();
     private static final int BLOCK = AffineKernels.INT4_TILE_BLOCK_BYTES;
 
     private final AffineSpec spec;
@@ -162,7 +161,7 @@ public final class AffineInt4Tiles extends AbstractQuantizedMatrix {
 
     /** Number of tiles of {@code rows} rows. */
     public static int tiles(int rows) {
-        return (rows + TILE_ROWS - 1) / TILE_ROWS;
+        return Interleaved.tiles(rows);
     }
 
     /** The source's spec. */

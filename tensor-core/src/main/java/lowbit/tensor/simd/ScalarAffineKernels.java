@@ -148,17 +148,7 @@ public final class ScalarAffineKernels implements AffineKernels {
                     for (int b = g * groupBlocks; b < (g + 1) * groupBlocks; b++) {
                         long blk = wOff + t * tileBytes + (long) INT4_TILE_BLOCK_BYTES * b;
                         int ao = actOff + GgmlKernels.PAIR_INTS * b;
-                        int s = 0;
-                        for (int c = 0; c < 8; c++) {
-                            for (int e = 0; e < 2; e++) {
-                                int q = w.get(ValueLayout.JAVA_BYTE, blk + 32 * c + 2 * r + e);
-                                // low nibble: element 4c+e (pair 2c, half e); high nibble: element 4c+2+e (pair
-                                // 2c+1, stored as a[4c+2+e] - 16 a[4c+e]: see GgmlKernels#pairsForQ4_0)
-                                int a0 = half(act[ao + 2 * c], e);
-                                int a1 = (short) (half(act[ao + 2 * c + 1], e) + 16 * a0);
-                                s += (q & 0xF) * a0 + ((q >> 4) & 0xF) * a1;
-                            }
-                        }
+                        int s = ScalarGgmlKernels.nibbleTileBlockDot(w, blk, r, 0, act, ao);
                         float d = Float.intBitsToFloat(act[ao + GgmlKernels.PAIR_INTS - 1]);
                         f = fma ? Math.fma((float) s, d, f) : f + (float) s * d;
                     }
@@ -170,10 +160,5 @@ public final class ScalarAffineKernels implements AffineKernels {
                 y[yOff + 16 * t + r] = acc;
             }
         }
-    }
-
-    /** Half e (0: low, 1: high) of an int16 pair, sign-extended. */
-    private static int half(int pair, int e) {
-        return e == 0 ? (short) pair : pair >> 16;
     }
 }

@@ -260,18 +260,7 @@ public final class ScalarGgmlKernels implements GgmlKernels {
                 for (int b = 0; b < nBlocks; b++) {
                     long blk = wOff + t * tileBytes + 288L * b;
                     int ao = actOff + PAIR_INTS * b;
-                    int s = 0;
-                    for (int c = 0; c < 8; c++) {
-                        for (int e = 0; e < 2; e++) {
-                            int q = w.get(ValueLayout.JAVA_BYTE, blk + 32 + 32 * c + 2 * r + e);
-                            // low nibble: element 4c+e (pair 2c, half e); high nibble: element 4c+2+e (pair 2c+1,
-                            // stored as q[4c+2+e] - 16 q[4c+e]: see pairsForQ4_0)
-                            int a0 = pairHalf(act[ao + 2 * c], e);
-                            int a1 = (short) (pairHalf(act[ao + 2 * c + 1], e) + 16 * a0);
-                            s += ((q & 0xF) - 8) * a0;
-                            s += (((q >> 4) & 0xF) - 8) * a1;
-                        }
-                    }
+                    int s = nibbleTileBlockDot(w, blk + 32, r, 8, act, ao);
                     float c = f16(w, blk + 2 * r) * Float.intBitsToFloat(act[ao + 17]);
                     acc = accumulate(s, c, acc);
                 }
@@ -305,6 +294,27 @@ public final class ScalarGgmlKernels implements GgmlKernels {
     }
 
     /** The signed 16-bit half e (0 = low) of a code pair. */
+    /**
+     * &Sigma;_j (q_j − zero)·a_j over the 32 elements of row r of one 16-row block of 4-bit codes in Q4_0's interleaved
+     * order (8 chunks of 32 bytes at {@code codes}, chunk c byte 2r+e: low nibble element 4c+e, high nibble element
+     * 4c+2+e) against the pair activation block at {@code act[ao]} in the {@link #pairsForQ4_0} form: the exact
+     * integer block product of the interleaved Q4_0 tiles (zero 8) and of the int4 affine tiles (zero 0).
+     */
+    static int nibbleTileBlockDot(MemorySegment w, long codes, int r, int zero, int[] act, int ao) {
+        int s = 0;
+        for (int c = 0; c < 8; c++) {
+            for (int e = 0; e < 2; e++) {
+                int q = w.get(ValueLayout.JAVA_BYTE, codes + 32 * c + 2 * r + e);
+                // low nibble: element 4c+e (pair 2c, half e); high nibble: element 4c+2+e (pair 2c+1, stored as
+                // a[4c+2+e] - 16 a[4c+e]: see pairsForQ4_0)
+                int a0 = pairHalf(act[ao + 2 * c], e);
+                int a1 = (short) (pairHalf(act[ao + 2 * c + 1], e) + 16 * a0);
+                s += ((q & 0xF) - zero) * a0 + (((q >> 4) & 0xF) - zero) * a1;
+            }
+        }
+        return s;
+    }
+
     private static int pairHalf(int pair, int e) {
         return e == 0 ? (short) pair : pair >> 16;
     }
