@@ -26,8 +26,8 @@ import lowbit.tensor.parallel.Parallel;
  * time) / (256 MiB / best stream time).
  *
  * <p>Usage: {@code java --add-modules=jdk.incubator.vector -cp jmh/target/benchmarks.jar lowbit.bench.LayoutGemvWall
- * [rounds [threads [shape]]]} (defaults 20, 2, 4096x14336); {@code -Dcases=Q4_0,int4} keeps the cases whose names
- * start with one of the given prefixes.
+ * [rounds [threads [shape]]]} (defaults 20, 2, 4096x14336); {@code -Dcases=Q4_0,int4} builds and runs only the
+ * cases whose names start with one of the given prefixes.
  */
 public final class LayoutGemvWall {
     private LayoutGemvWall() {
@@ -50,7 +50,13 @@ public final class LayoutGemvWall {
         float[] wf = new float[cols];
         Map<String, Runnable> ops = new LinkedHashMap<>();
         Map<String, Long> bytes = new LinkedHashMap<>();
+        String only = System.getProperty("cases");
+        java.util.function.Predicate<String> wanted = name -> only == null
+                || Arrays.stream(only.split(",")).anyMatch(name::startsWith);
         for (GgmlType t : new GgmlType[] {GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.Q4_K}) {
+            if (!wanted.test(t == GgmlType.Q4_K ? "Q4_K tiles" : t + " interleaved")) {
+                continue;
+            }
             long rb = t.rowBytes(cols);
             MemorySegment w = arena.allocate(rb * rows, 64);
             for (int i = 0; i < rows; i++) {
@@ -70,21 +76,25 @@ public final class LayoutGemvWall {
                 bytes.put(t + " interleaved", m.byteSize());
             }
         }
-        GroupwiseAffine g = LayoutGemvBench.random(arena, rows, cols, LayoutGemvBench.spec("int4_g128_asym_f16"), r);
-        AffineInt4Tiles tiles = AffineInt4Tiles.of(g);
-        Nf4 nf4 = LayoutGemvBench.randomNf4(arena, rows, cols, false, r);
-        ops.put("int4 g128 float kernel", () -> g.gemv(x, null, y));
-        bytes.put("int4 g128 float kernel", LayoutGemvBench.bytesRead(g));
-        ops.put("int4 g128 tiles (Q8_0 x)", () -> tiles.gemv(x, null, y));
-        bytes.put("int4 g128 tiles (Q8_0 x)", tiles.byteSize());
-        ops.put("NF4 b64", () -> nf4.gemv(x, null, y));
-        bytes.put("NF4 b64", LayoutGemvBench.bytesRead(nf4));
+        if (wanted.test("int4 g128 float kernel") || wanted.test("int4 g128 tiles (Q8_0 x)")) {
+            GroupwiseAffine g = LayoutGemvBench.random(arena, rows, cols, LayoutGemvBench.spec("int4_g128_asym_f16"), r);
+            if (wanted.test("int4 g128 float kernel")) {
+                ops.put("int4 g128 float kernel", () -> g.gemv(x, null, y));
+                bytes.put("int4 g128 float kernel", LayoutGemvBench.bytesRead(g));
+            }
+            if (wanted.test("int4 g128 tiles (Q8_0 x)")) {
+                AffineInt4Tiles tiles = AffineInt4Tiles.of(g);
+                ops.put("int4 g128 tiles (Q8_0 x)", () -> tiles.gemv(x, null, y));
+                bytes.put("int4 g128 tiles (Q8_0 x)", tiles.byteSize());
+            }
+        }
+        if (wanted.test("NF4 b64")) {
+            Nf4 nf4 = LayoutGemvBench.randomNf4(arena, rows, cols, false, r);
+            ops.put("NF4 b64", () -> nf4.gemv(x, null, y));
+            bytes.put("NF4 b64", LayoutGemvBench.bytesRead(nf4));
+        }
         StreamingRead stream = new StreamingRead(arena);
 
-        String only = System.getProperty("cases");
-        if (only != null) {
-            ops.keySet().removeIf(k -> Arrays.stream(only.split(",")).noneMatch(k::startsWith));
-        }
         Runnable[] run = ops.values().toArray(new Runnable[0]);
         int n = run.length;
         for (Runnable op : run) { // warm-up on the real shape
