@@ -52,7 +52,8 @@ final class HalfLanes {
      * Finite IEEE binary16 bits to floats divided by 2^112, exactly (subnormal halves become float subnormals, which
      * still hold all their bits): three operations instead of {@link #f16}'s eight. A product {@code f·(c·2^112)} is
      * then the correctly rounded value·c, the same bits as {@code f16(h)·c} when c·2^112 is finite. Infinity and NaN
-     * halves come out as finite garbage: callers check for exponent 31 first.
+     * halves come out as finite garbage: callers rule out exponent 31 first (the F16 GEMV per row, the interleaved
+     * ggml GEMVs once per matrix).
      */
     static FloatVector f16Unbiased(ShortVector h) {
         return signAndMagnitude(h);

@@ -5,7 +5,6 @@ import static lowbit.tensor.simd.ScalarDenseKernels.HALF_LE;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -46,18 +45,12 @@ import jdk.incubator.vector.VectorSpecies;
 final class PanamaHalfGemv {
     private static final VectorSpecies<Float> F = Species.F;
     private static final VectorSpecies<Short> H = HalfLanes.H;
-    private static final VectorSpecies<Integer> I = Species.I;
     private static final int L = F.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** x is scaled by this so that the unbiased half bits need no re-biasing. */
-    private static final float X_SCALE = 0x1p112f;
+    /** x is scaled by this so that the unbiased half bits ({@link HalfLanes#f16Unbiased}) need no re-biasing. */
+    private static final float X_SCALE = HalfLanes.UNBIAS;
     /** Largest |x| whose scaled value is finite. */
     private static final float X_LIMIT = Float.MAX_VALUE / X_SCALE;
-    /** Sign and the 15 exponent-and-mantissa bits of a half sign-extended to int and shifted left by 13. */
-    private static final IntVector SIGN_EM = IntVector.broadcast(I, 0x8FFF_E000);
-    private static final short MAGNITUDE = 0x7FFF;
-    /** Magnitude bits at or above this: exponent 31, an Inf or NaN half. */
-    private static final short SPECIAL = 0x7C00;
 
     /** Per-thread scratch, taken once per call (not in the loops). */
     private static final class Scratch {
@@ -164,15 +157,9 @@ final class PanamaHalfGemv {
         return big.compare(VectorOperators.GT, X_LIMIT).anyTrue() ? null : xs;
     }
 
-    /** Half bits to {@code value·2^-112} as floats, exact for finite halves (see the class comment). */
-    private static FloatVector unbiased(ShortVector h) {
-        return ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13).and(SIGN_EM)
-                .reinterpretAsFloats();
-    }
-
     /** m lane-wise max the magnitude bits of h. */
     private static ShortVector magnitudes(ShortVector m, ShortVector h) {
-        return m.max(h.and(MAGNITUDE));
+        return m.max(h.and(HalfLanes.MAGNITUDE));
     }
 
     /** The halves at element index e of a little-endian segment. */
@@ -181,7 +168,7 @@ final class PanamaHalfGemv {
     }
 
     private static boolean special(ShortVector m) {
-        return m.compare(VectorOperators.GE, SPECIAL).anyTrue();
+        return m.compare(VectorOperators.GE, HalfLanes.SPECIAL).anyTrue();
     }
 
     private static float f16(short h) {
@@ -203,10 +190,10 @@ final class PanamaHalfGemv {
             FloatVector xv = FloatVector.fromArray(F, xs, c);
             ShortVector h0 = ShortVector.fromArray(H, w, o0 + c), h1 = ShortVector.fromArray(H, w, o1 + c);
             ShortVector h2 = ShortVector.fromArray(H, w, o2 + c), h3 = ShortVector.fromArray(H, w, o3 + c);
-            a0 = PanamaGemv.mulAdd(unbiased(h0), xv, a0);
-            a1 = PanamaGemv.mulAdd(unbiased(h1), xv, a1);
-            a2 = PanamaGemv.mulAdd(unbiased(h2), xv, a2);
-            a3 = PanamaGemv.mulAdd(unbiased(h3), xv, a3);
+            a0 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h0), xv, a0);
+            a1 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h1), xv, a1);
+            a2 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h2), xv, a2);
+            a3 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h3), xv, a3);
             m = magnitudes(magnitudes(magnitudes(magnitudes(m, h0), h1), h2), h3);
         }
         if (special(m)) { // an Inf or NaN weight in one of the rows: all four by the exact path
@@ -227,7 +214,7 @@ final class PanamaHalfGemv {
         ShortVector m = ShortVector.zero(H);
         for (int c = 0, step = columnStep; c < bound; c += step) {
             ShortVector h0 = ShortVector.fromArray(H, w, o0 + c);
-            a0 = PanamaGemv.mulAdd(unbiased(h0), FloatVector.fromArray(F, xs, c), a0);
+            a0 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h0), FloatVector.fromArray(F, xs, c), a0);
             m = magnitudes(m, h0);
         }
         if (special(m)) {
@@ -317,10 +304,10 @@ final class PanamaHalfGemv {
             FloatVector xv = FloatVector.fromArray(F, xs, c);
             ShortVector h0 = load(w, o0 + c), h1 = load(w, o1 + c);
             ShortVector h2 = load(w, o2 + c), h3 = load(w, o3 + c);
-            a0 = PanamaGemv.mulAdd(unbiased(h0), xv, a0);
-            a1 = PanamaGemv.mulAdd(unbiased(h1), xv, a1);
-            a2 = PanamaGemv.mulAdd(unbiased(h2), xv, a2);
-            a3 = PanamaGemv.mulAdd(unbiased(h3), xv, a3);
+            a0 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h0), xv, a0);
+            a1 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h1), xv, a1);
+            a2 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h2), xv, a2);
+            a3 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h3), xv, a3);
             m = magnitudes(magnitudes(magnitudes(magnitudes(m, h0), h1), h2), h3);
         }
         if (special(m)) { // an Inf or NaN weight in one of the rows: all four by the exact path
@@ -341,7 +328,7 @@ final class PanamaHalfGemv {
         ShortVector m = ShortVector.zero(H);
         for (int c = 0, step = columnStep; c < bound; c += step) {
             ShortVector h0 = load(w, o0 + c);
-            a0 = PanamaGemv.mulAdd(unbiased(h0), FloatVector.fromArray(F, xs, c), a0);
+            a0 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h0), FloatVector.fromArray(F, xs, c), a0);
             m = magnitudes(m, h0);
         }
         if (special(m)) {
