@@ -9,6 +9,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.Random;
 import lowbit.tensor.parallel.Parallel;
 import lowbit.tensor.simd.KQuantKernels;
+import lowbit.tensor.simd.ScalarGgmlKernels;
 import lowbit.tensor.simd.ScalarKQuantKernels;
 import lowbit.tensor.simd.SimdTesting;
 import lowbit.tensor.simd.VectorizationProvider;
@@ -98,6 +99,44 @@ class KQuantInterleavedTest {
                     assertThat((double) got[1 + row]).as("row %d of %dx%d", row, rows, cols)
                             .isCloseTo(dot, Offset.offset(tol));
                 }
+            }
+        }
+    }
+
+    /**
+     * The SIMD kernel widens d and dmin without the infinity/NaN step unless a block holds such a half, and then takes
+     * the full widening: both paths against the scalar twin, bit for bit (NaN results compare equal, −0 and +0 do
+     * not). Specials: ±Inf, a quiet and a signalling-pattern NaN, in d or in dmin of single rows; the largest finite
+     * half, the smallest subnormal and −0 (finite: the fast path) in others.
+     */
+    @Test
+    void gemvWithInfiniteNaNAndExtremeScalesEqualsTheScalarTwin() {
+        Random r = new Random(SEED + 5);
+        KQuantKernels k = VectorizationProvider.get().kquants();
+        KQuantKernels ref = new ScalarKQuantKernels();
+        short[] specials = {(short) 0x7C00, (short) 0xFC00, (short) 0x7E00, (short) 0x7C01};
+        short[] extremes = {(short) 0x7BFF, (short) 0xFBFF, (short) 0x0001, (short) 0x8000};
+        int rows = 40, nb = 3, cols = 256 * nb;
+        for (int c = 0; c <= specials.length; c++) {
+            MemorySegment std = standard(r, rows, cols);
+            int[] extremeRows = {2, 9, 24, 33};
+            for (int i = 0; i < extremes.length; i++) { // d (even i) or dmin (odd i) of one block each
+                int row = extremeRows[i];
+                std.set(ScalarGgmlKernels.F16_LE, row * T.rowBytes(cols) + 144L * (i % nb) + 2 * (i % 2), extremes[i]);
+            }
+            if (c < specials.length) { // one special per case, in d (even c) or dmin (odd c), row 17 + c, block c % nb
+                int row = 17 + c;
+                std.set(ScalarGgmlKernels.F16_LE, row * T.rowBytes(cols) + 144L * (c % nb) + 2 * (c % 2), specials[c]);
+            }
+            MemorySegment p = packed(std, rows, cols);
+            MemorySegment a = Arena.ofAuto().allocate(292L * nb, 64);
+            Q8_K.quantizeRow(KQuantKernelsTest.row(r, nb, 10), 0, a, 0, cols);
+            float[] got = new float[rows], want = new float[rows];
+            k.gemvQ4_Kx16(p, 0, KQuantInterleaved.tiles(rows), a, 0, nb, got, 0, rows);
+            ref.gemvQ4_Kx16(p, 0, KQuantInterleaved.tiles(rows), a, 0, nb, want, 0, rows);
+            assertThat(got).as("case %d provider=%s", c, SimdTesting.providerName()).containsExactly(want);
+            if (c < specials.length) {
+                assertThat(Float.isFinite(want[17 + c])).as("case %d: the special reaches its row", c).isFalse();
             }
         }
     }
