@@ -225,13 +225,8 @@ final class PanamaKQuantKernels implements KQuantKernels {
 
     /** y[yOff + i] = acc[i] − macc[i] for i &lt; n, acc and macc at {@code accs[o]} and {@code accs[o + IL]}. */
     private static void store(float[] accs, int o, float[] y, int yOff, int n) {
-        int il = I.length();
-        FloatVector r = FloatVector.fromArray(F, accs, o).sub(FloatVector.fromArray(F, accs, o + il));
-        if (n == il) {
-            r.intoArray(y, yOff);
-        } else {
-            r.intoArray(y, yOff, F.indexInRange(0, n));
-        }
+        PanamaInterleaved.store(FloatVector.fromArray(F, accs, o).sub(FloatVector.fromArray(F, accs, o + I.length())),
+                y, yOff, n);
     }
 
     /** The scale bytes of the IL rows at {@code off} (one per row), zero-extended to int lanes. */
@@ -245,7 +240,9 @@ final class PanamaKQuantKernels implements KQuantKernels {
      * byte 64 + 16k + row) into {@code sc[j·IL ..]}, and &Sigma;_j m_j·bs2_j (the minimums by the same rule on the
      * other halves, times the activation's pair sums) into {@code sc[8·IL ..]}. A method of its own: with these
      * vectors decoded inside the kernel, C2 stopped inlining the byte loads (a static call returning a boxed vector
-     * per load; the kernel ran at about 3 GB/s).
+     * per load; the kernel ran at about 3 GB/s). Written out, not as a loop over j: the four-iteration loop is small
+     * enough (294 bytecodes) for C2 to inline the method into {@link #tileQ4K}, which then passes its node budget and
+     * boxes the widening of d and dmin again (measured 2026-12-01 with {@code -XX:+PrintInlining}).
      */
     private static void scalesQ4K(MemorySegment w, long blk, int r0, int[] bs2, int o8, int[] sc) {
         int il = I.length();
@@ -293,10 +290,10 @@ final class PanamaKQuantKernels implements KQuantKernels {
      * Two units of IL rows (rows {@code r0A} of the tile at {@code offA} and rows {@code r0B} of the tile at
      * {@code offB}) block by block in turn, A's block b then B's block b, so that the memory system sees two
      * sequential streams (against one unit at a time: 1.03 best / 1.07 median at 2 threads, 1.04 / 1.19 at 1 thread,
-     * 4096×14336, same-JVM A/B in both orders). Each unit's
-     * float accumulators acc and macc live in {@code accs} (A at 0 and IL, B at 2·IL and 3·IL), loaded and stored
-     * once per block, which keeps the loop body the single-unit one: a body written out for two units passed C2's
-     * node budget and boxed its vectors. Per row the operations and their order are those of one unit alone.
+     * 4096×14336, same-JVM A/B in both orders). Each unit's float accumulators acc and macc live in {@code accs} (A
+     * at 0 and IL, B at 2·IL and 3·IL), loaded and stored once per block, which keeps the loop body the single-unit
+     * one: a body written out for two units passed C2's node budget and boxed its vectors. Per row the operations and
+     * their order are those of one unit alone.
      *
      * <p>d and dmin are widened by {@link HalfLanes#f16Finite} after one test that neither holds an infinity or a NaN
      * ({@link HalfLanes#special}; else {@link #specialHalves}, out of line): the same bits as {@link HalfLanes#f16}.
