@@ -3,9 +3,11 @@ package lowbit.tensor.simd;
 /**
  * The scalar definitions of the element-wise functions that {@link FloatKernels} vectorizes: {@link #exp} and
  * {@link #geluErf}. Each is written only with operations that a Vector API lane performs with the same IEEE rounding
- * (add, subtract, multiply, divide, min, max, float-to-int conversion of an integral value, integer shifts and adds;
- * no fused multiply-add, whose availability differs between machines), so the SIMD kernels and this code give the
- * same bits on every machine, compiled or interpreted.
+ * (add, subtract, multiply, divide, comparisons choosing one of two values, float-to-int conversion of an integral
+ * value, integer shifts and adds; no fused multiply-add, whose availability differs between machines), so the SIMD
+ * kernels and this code give the same bits on every machine, compiled or interpreted. Clamps are written as
+ * {@code v > hi ? hi : v} rather than {@code Math.min}: they keep NaN alike, and in the vector code a compare and a
+ * blend are much cheaper than a Java min/max.
  */
 public final class ElementwiseMath {
     private ElementwiseMath() {
@@ -48,7 +50,8 @@ public final class ElementwiseMath {
      * are flushed to 0 (an absolute error below 1.2·10⁻³⁸). exp(−∞) = 0, exp(+∞) = +∞, NaN gives NaN.
      */
     public static float exp(float x) {
-        float c = Math.min(EXP_HI, Math.max(EXP_MIN, x));
+        float c = x < EXP_MIN ? EXP_MIN : x; // a clamp that keeps NaN (see the class comment)
+        c = c > EXP_HI ? EXP_HI : c;
         float nf = (c * LOG2E + ROUND) - ROUND;
         float r = (c - nf * LN2_HI) - nf * LN2_LO;
         float p = ((((E5 * r + E4) * r + E3) * r + E2) * r + E1) * r + E0;
@@ -82,20 +85,23 @@ public final class ElementwiseMath {
 
     /**
      * GELU in its erf form, x·Φ(x) = ½·x·(1 + erf(x/√2)), in float: erf by the rational approximation above (within
-     * 4·10⁻⁷ of the true erf after float rounding), so |Δgelu(x)| ≤ 2·10⁻⁷·|x| + 2 ulp. Branch-free: Φ is exactly 0
-     * for x/√2 ≤ −4 and exactly 1 for x/√2 ≥ 4 (clamping steps that are 0 or 1 except within 2^-24 of the clamp).
+     * 4·10⁻⁷ of the true erf after float rounding), so |Δgelu(x)| ≤ 2·10⁻⁷·|x| + 2 ulp. Φ is set to exactly 0
+     * for x/√2 ≤ −4 and to exactly 1 for x/√2 &gt; 4 (by selections, branch-free in the vector code).
      * NaN gives NaN, −∞ gives NaN (−∞·0), +∞ gives +∞.
      */
     public static float geluErf(float x) {
         float u = x * INV_SQRT2;
-        float c = Math.max(-ERF_CLAMP, Math.min(ERF_CLAMP, u));
+        float c = u > ERF_CLAMP ? ERF_CLAMP : u;
+        c = c < -ERF_CLAMP ? -ERF_CLAMP : c;
         float t = c * c;
         float p = P0 + t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * (P5 + t * P6)))));
         float q = 1f + t * (Q1 + t * (Q2 + t * (Q3 + t * (Q4 + t * Q5))));
-        float e = Math.max(-1f, Math.min(1f, c * p / q));
+        float e = c * p / q;
+        e = e > 1f ? 1f : e;
+        e = e < -1f ? -1f : e;
         float phi = 0.5f * (1f + e);
-        phi *= Math.min(1f, Math.max(0f, (u + ERF_CLAMP) * 0x1p24f));
-        phi = Math.max(phi, Math.min(1f, Math.max(0f, (u - ERF_CLAMP) * 0x1p24f)));
+        phi = u <= -ERF_CLAMP ? 0f : phi;
+        phi = u > ERF_CLAMP ? 1f : phi;
         return x * phi;
     }
 }

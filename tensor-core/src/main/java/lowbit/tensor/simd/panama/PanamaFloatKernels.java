@@ -325,7 +325,8 @@ final class PanamaFloatKernels implements FloatKernels {
      */
     static void expStep(float[] x, int xi, float shift, float[] y, int yi) {
         FloatVector v = FloatVector.fromArray(F, x, xi).sub(shift);
-        FloatVector c = v.max(ElementwiseMath.EXP_MIN).min(ElementwiseMath.EXP_HI);
+        FloatVector c = clampBelow(v, ElementwiseMath.EXP_MIN);
+        c = clampAbove(c, ElementwiseMath.EXP_HI);
         FloatVector nf = c.mul(ElementwiseMath.LOG2E).add(ElementwiseMath.ROUND).sub(ElementwiseMath.ROUND);
         FloatVector r = c.sub(nf.mul(ElementwiseMath.LN2_HI)).sub(nf.mul(ElementwiseMath.LN2_LO));
         FloatVector p = r.mul(ElementwiseMath.E5).add(ElementwiseMath.E4).mul(r).add(ElementwiseMath.E3).mul(r)
@@ -356,17 +357,32 @@ final class PanamaFloatKernels implements FloatKernels {
     static void geluStep(float[] x, int xi, float[] y, int yi) {
         FloatVector xv = FloatVector.fromArray(F, x, xi);
         FloatVector u = xv.mul(ElementwiseMath.INV_SQRT2);
-        FloatVector c = u.min(ElementwiseMath.ERF_CLAMP).max(-ElementwiseMath.ERF_CLAMP);
+        FloatVector c = clampBelow(clampAbove(u, ElementwiseMath.ERF_CLAMP), -ElementwiseMath.ERF_CLAMP);
         FloatVector t = c.mul(c);
         FloatVector p = t.mul(ElementwiseMath.P6).add(ElementwiseMath.P5).mul(t).add(ElementwiseMath.P4).mul(t)
                 .add(ElementwiseMath.P3).mul(t).add(ElementwiseMath.P2).mul(t).add(ElementwiseMath.P1).mul(t)
                 .add(ElementwiseMath.P0);
         FloatVector q = t.mul(ElementwiseMath.Q5).add(ElementwiseMath.Q4).mul(t).add(ElementwiseMath.Q3).mul(t)
                 .add(ElementwiseMath.Q2).mul(t).add(ElementwiseMath.Q1).mul(t).add(1f);
-        FloatVector e = c.mul(p).div(q).min(1f).max(-1f);
-        FloatVector phi = e.add(1f).mul(0.5f).mul(u.add(ElementwiseMath.ERF_CLAMP).mul(0x1p24f).max(0f).min(1f));
-        phi = phi.max(u.sub(ElementwiseMath.ERF_CLAMP).mul(0x1p24f).max(0f).min(1f));
+        FloatVector e = clampBelow(clampAbove(c.mul(p).div(q), 1f), -1f);
+        FloatVector phi = e.add(1f).mul(0.5f)
+                .blend(0f, u.compare(VectorOperators.LE, -ElementwiseMath.ERF_CLAMP))
+                .blend(1f, u.compare(VectorOperators.GT, ElementwiseMath.ERF_CLAMP));
         xv.mul(phi).intoArray(y, yi);
+    }
+
+    /**
+     * {@code v > hi ? hi : v} per lane: the clamp of {@link ElementwiseMath}'s scalar code (NaN stays NaN). A compare
+     * and a blend, where {@code v.min(hi)} costs about five operations at 512 bits (C2 adds Java's NaN and signed-zero
+     * rules to {@code vminps}); GELU ran 2× faster without its nine min/max (2026-12-01).
+     */
+    static FloatVector clampAbove(FloatVector v, float hi) {
+        return v.blend(hi, v.compare(VectorOperators.GT, hi));
+    }
+
+    /** {@code v < lo ? lo : v} per lane ({@link #clampAbove}'s counterpart). */
+    static FloatVector clampBelow(FloatVector v, float lo) {
+        return v.blend(lo, v.compare(VectorOperators.LT, lo));
     }
 
     @Override
