@@ -13,6 +13,8 @@ import lowbit.nn.LayerNorm;
 import lowbit.nn.Linear;
 import lowbit.nn.LinearWeight;
 import lowbit.nn.MultiHeadAttention;
+import lowbit.tensor.parallel.Parallel;
+import lowbit.tensor.simd.FloatOps;
 
 /**
  * A BERT encoder (Devlin et al., 2019) on {@code lowbit.nn}: post-LayerNorm transformer layers over the sum of word,
@@ -224,9 +226,8 @@ public final class BertEncoder {
         l.forward(in, n, out);
     }
 
+    /** y += x (the residual connection), vectorized and in parallel; 1·x + y has the bits of y + x. */
     private static void addInPlace(float[] y, float[] x) {
-        for (int i = 0; i < y.length; i++) {
-            y[i] += x[i];
-        }
+        Parallel.forRange(0, y.length, 1 << 14, (a, b) -> FloatOps.axpy(1f, x, (int) a, y, (int) a, (int) (b - a)));
     }
 }
