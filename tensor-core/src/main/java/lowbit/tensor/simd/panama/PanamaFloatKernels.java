@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import lowbit.tensor.simd.ElementwiseMath;
@@ -325,8 +326,10 @@ final class PanamaFloatKernels implements FloatKernels {
      */
     static void expStep(float[] x, int xi, float shift, float[] y, int yi) {
         FloatVector v = FloatVector.fromArray(F, x, xi).sub(shift);
-        FloatVector c = clampBelow(v, ElementwiseMath.EXP_MIN);
-        c = clampAbove(c, ElementwiseMath.EXP_HI);
+        // clamps as compare + blend, written out (see geluStep)
+        VectorMask<Float> under = v.compare(VectorOperators.LT, ElementwiseMath.EXP_MIN);
+        FloatVector c = v.blend(ElementwiseMath.EXP_MIN, under);
+        c = c.blend(ElementwiseMath.EXP_HI, c.compare(VectorOperators.GT, ElementwiseMath.EXP_HI));
         FloatVector nf = c.mul(ElementwiseMath.LOG2E).add(ElementwiseMath.ROUND).sub(ElementwiseMath.ROUND);
         FloatVector r = c.sub(nf.mul(ElementwiseMath.LN2_HI)).sub(nf.mul(ElementwiseMath.LN2_LO));
         FloatVector p = r.mul(ElementwiseMath.E5).add(ElementwiseMath.E4).mul(r).add(ElementwiseMath.E3).mul(r)
@@ -337,7 +340,7 @@ final class PanamaFloatKernels implements FloatKernels {
         IntVector k2 = k.sub(k1);
         e.mul(k1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())
                 .mul(k2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())
-                .blend(0f, v.compare(VectorOperators.LT, ElementwiseMath.EXP_MIN))
+                .blend(0f, under)
                 .intoArray(y, yi);
     }
 
@@ -357,32 +360,25 @@ final class PanamaFloatKernels implements FloatKernels {
     static void geluStep(float[] x, int xi, float[] y, int yi) {
         FloatVector xv = FloatVector.fromArray(F, x, xi);
         FloatVector u = xv.mul(ElementwiseMath.INV_SQRT2);
-        FloatVector c = clampBelow(clampAbove(u, ElementwiseMath.ERF_CLAMP), -ElementwiseMath.ERF_CLAMP);
+        // Clamps are a compare and a blend (v > hi ? hi : v, as in ElementwiseMath), written out here: v.min(hi)
+        // costs about five operations at 512 bits (C2 adds Java's NaN and signed-zero rules to vminps), and GELU ran
+        // 2x faster without its nine min/max (2026-12-02). Not in a helper taking vectors: where the caller is at its
+        // inlining budget (expStep inside the attention head) such a helper is compiled alone and boxes.
+        FloatVector c = u.blend(ElementwiseMath.ERF_CLAMP, u.compare(VectorOperators.GT, ElementwiseMath.ERF_CLAMP));
+        c = c.blend(-ElementwiseMath.ERF_CLAMP, c.compare(VectorOperators.LT, -ElementwiseMath.ERF_CLAMP));
         FloatVector t = c.mul(c);
         FloatVector p = t.mul(ElementwiseMath.P6).add(ElementwiseMath.P5).mul(t).add(ElementwiseMath.P4).mul(t)
                 .add(ElementwiseMath.P3).mul(t).add(ElementwiseMath.P2).mul(t).add(ElementwiseMath.P1).mul(t)
                 .add(ElementwiseMath.P0);
         FloatVector q = t.mul(ElementwiseMath.Q5).add(ElementwiseMath.Q4).mul(t).add(ElementwiseMath.Q3).mul(t)
                 .add(ElementwiseMath.Q2).mul(t).add(ElementwiseMath.Q1).mul(t).add(1f);
-        FloatVector e = clampBelow(clampAbove(c.mul(p).div(q), 1f), -1f);
+        FloatVector e = c.mul(p).div(q);
+        e = e.blend(1f, e.compare(VectorOperators.GT, 1f));
+        e = e.blend(-1f, e.compare(VectorOperators.LT, -1f));
         FloatVector phi = e.add(1f).mul(0.5f)
                 .blend(0f, u.compare(VectorOperators.LE, -ElementwiseMath.ERF_CLAMP))
                 .blend(1f, u.compare(VectorOperators.GT, ElementwiseMath.ERF_CLAMP));
         xv.mul(phi).intoArray(y, yi);
-    }
-
-    /**
-     * {@code v > hi ? hi : v} per lane: the clamp of {@link ElementwiseMath}'s scalar code (NaN stays NaN). A compare
-     * and a blend, where {@code v.min(hi)} costs about five operations at 512 bits (C2 adds Java's NaN and signed-zero
-     * rules to {@code vminps}); GELU ran 2× faster without its nine min/max (2026-12-01).
-     */
-    static FloatVector clampAbove(FloatVector v, float hi) {
-        return v.blend(hi, v.compare(VectorOperators.GT, hi));
-    }
-
-    /** {@code v < lo ? lo : v} per lane ({@link #clampAbove}'s counterpart). */
-    static FloatVector clampBelow(FloatVector v, float lo) {
-        return v.blend(lo, v.compare(VectorOperators.LT, lo));
     }
 
     @Override
