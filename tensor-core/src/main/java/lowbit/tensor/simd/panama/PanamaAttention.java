@@ -96,7 +96,11 @@ final class PanamaAttention {
         blockValues(seqK, d, v, vOff, ld, scratch, vt);
         for (int i0 = 0; i0 < seqQ; i0 += ROWS) {
             int rows = Math.min(ROWS, seqQ - i0);
-            for (int r = 0; r < rows; r++) {
+            int r4 = rows & ~3;
+            for (int r = 0; r < r4; r += 4) {
+                scores4(d, w, q, qOff + (i0 + r) * ld, ld, scratch, s + r * w);
+            }
+            for (int r = r4; r < rows; r++) {
                 scores(d, w, q, qOff + (i0 + r) * ld, scratch, s + r * w);
             }
             for (int r = 0; r < rows; r++) {
@@ -109,7 +113,10 @@ final class PanamaAttention {
             for (int r = 0; r < rows; r++) {
                 scratch[mx + ROWS + r] = 1f / exponentials(w, scratch[mx + r], scratch, s + r * w);
             }
-            for (int r = 0; r < rows; r++) {
+            for (int r = 0; r < r4; r += 4) {
+                values4(seqK, d, w, scratch, mx + ROWS + r, v, vOff, ld, vt, s + r * w, out, oOff + (i0 + r) * ld);
+            }
+            for (int r = r4; r < rows; r++) {
                 values(seqK, d, scratch[mx + ROWS + r], v, vOff, ld, scratch, vt, s + r * w, out, oOff + (i0 + r) * ld);
             }
         }
@@ -173,6 +180,14 @@ final class PanamaAttention {
         }
     }
 
+    /** {@link #scores} of four query rows (ld apart) into four score rows (w apart), sharing the key loads. */
+    private static void scores4(int d, int w, float[] q, int qi, int ld, float[] scratch, int s) {
+        for (int c = 0; c < w; c += L) {
+            weightedSum4(q, qi, qi + ld, qi + 2 * ld, qi + 3 * ld, scratch, c * d, d, 1f, 1f, 1f, 1f, scratch, s + c,
+                    s + w + c, s + 2 * w + c, s + 3 * w + c);
+        }
+    }
+
     /**
      * out[o .. o + L) = (Σ_t a[ai + t]·b[bi + t·L .. + L))·scale for t &lt; n: broadcast FMAs over a lane-blocked
      * operand, even and odd t in two chains (half the dependent latency), then one multiply (none for scale 1).
@@ -197,6 +212,48 @@ final class PanamaAttention {
         }
         FloatVector sum = s0.add(s1);
         (scale == 1f ? sum : sum.mul(scale)).intoArray(out, o);
+    }
+
+    /**
+     * {@link #weightedSum} for four rows of a (at a0 .. a3) against the same block of b, with their own scales and
+     * outputs: each row's two chains see exactly weightedSum's operations (same bits), and the eight independent
+     * chains share every b load, so the core is not waiting on one chain's FMA latency.
+     */
+    private static void weightedSum4(float[] a, int a0, int a1, int a2, int a3, float[] b, int bi, int n, float k0,
+            float k1, float k2, float k3, float[] out, int o0, int o1, int o2, int o3) {
+        int even = n & ~1;
+        FloatVector z = FloatVector.zero(F);
+        FloatVector s00 = z, s01 = z, s10 = z, s11 = z, s20 = z, s21 = z, s30 = z, s31 = z;
+        for (int t = 0; t < even; t += 2) {
+            FloatVector b0 = FloatVector.fromArray(F, b, bi + t * L);
+            FloatVector b1 = FloatVector.fromArray(F, b, bi + t * L + L);
+            s00 = mulAdd(b0, a[a0 + t], s00);
+            s01 = mulAdd(b1, a[a0 + t + 1], s01);
+            s10 = mulAdd(b0, a[a1 + t], s10);
+            s11 = mulAdd(b1, a[a1 + t + 1], s11);
+            s20 = mulAdd(b0, a[a2 + t], s20);
+            s21 = mulAdd(b1, a[a2 + t + 1], s21);
+            s30 = mulAdd(b0, a[a3 + t], s30);
+            s31 = mulAdd(b1, a[a3 + t + 1], s31);
+        }
+        if (even < n) {
+            FloatVector b0 = FloatVector.fromArray(F, b, bi + even * L);
+            s00 = mulAdd(b0, a[a0 + even], s00);
+            s10 = mulAdd(b0, a[a1 + even], s10);
+            s20 = mulAdd(b0, a[a2 + even], s20);
+            s30 = mulAdd(b0, a[a3 + even], s30);
+        }
+        FloatVector u0 = s00.add(s01), u1 = s10.add(s11), u2 = s20.add(s21), u3 = s30.add(s31);
+        (k0 == 1f ? u0 : u0.mul(k0)).intoArray(out, o0);
+        (k1 == 1f ? u1 : u1.mul(k1)).intoArray(out, o1);
+        (k2 == 1f ? u2 : u2.mul(k2)).intoArray(out, o2);
+        (k3 == 1f ? u3 : u3.mul(k3)).intoArray(out, o3);
+    }
+
+    /** b·a + s as in {@link #weightedSum} (fused where the machine has FMA); inlined, so nothing is boxed. */
+    private static FloatVector mulAdd(FloatVector b, float a, FloatVector s) {
+        FloatVector av = FloatVector.broadcast(F, a);
+        return FMA ? b.fma(av, s) : b.mul(av).add(s);
     }
 
     /**
@@ -249,7 +306,31 @@ final class PanamaAttention {
         for (int b = 0; b < blocks; b++) {
             weightedSum(scratch, s, scratch, vt + b * seqK * L, seqK, inv, out, oi + b * L);
         }
-        for (int c = blocks * L; c < d; c++) {
+        valuesTail(seqK, d, inv, v, vOff, ld, scratch, s, out, oi);
+    }
+
+    /**
+     * {@link #values} of four rows: score rows s, s + w, .., reciprocal sums at scratch[inv ..], outputs ld apart;
+     * the blocks by {@link #weightedSum4}.
+     */
+    private static void values4(int seqK, int d, int w, float[] scratch, int inv, float[] v, int vOff, int ld, int vt,
+            int s, float[] out, int oi) {
+        float i0 = scratch[inv], i1 = scratch[inv + 1], i2 = scratch[inv + 2], i3 = scratch[inv + 3];
+        for (int b = 0, blocks = d / L; b < blocks; b++) {
+            int o = oi + b * L;
+            weightedSum4(scratch, s, s + w, s + 2 * w, s + 3 * w, scratch, vt + b * seqK * L, seqK, i0, i1, i2, i3, out,
+                    o, o + ld, o + 2 * ld, o + 3 * ld);
+        }
+        valuesTail(seqK, d, i0, v, vOff, ld, scratch, s, out, oi);
+        valuesTail(seqK, d, i1, v, vOff, ld, scratch, s + w, out, oi + ld);
+        valuesTail(seqK, d, i2, v, vOff, ld, scratch, s + 2 * w, out, oi + 2 * ld);
+        valuesTail(seqK, d, i3, v, vOff, ld, scratch, s + 3 * w, out, oi + 3 * ld);
+    }
+
+    /** The columns of d after its last whole vector block, in scalar code ({@link #values}). */
+    private static void valuesTail(int seqK, int d, float inv, float[] v, int vOff, int ld, float[] scratch, int s,
+            float[] out, int oi) {
+        for (int c = d / L * L; c < d; c++) {
             float o = 0f;
             for (int j = 0; j < seqK; j++) {
                 o += scratch[s + j] * v[vOff + j * ld + c];
