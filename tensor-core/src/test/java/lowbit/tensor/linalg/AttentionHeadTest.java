@@ -156,6 +156,34 @@ class AttentionHeadTest {
                 new float[seqK])).isEqualTo(1);
     }
 
+    /**
+     * A query row's output has the same bits wherever it sits: the kernel takes rows four at a time and the rest one
+     * by one (within blocks of 16), and both must run each row's operations in the same order. All rows of Q are
+     * one random row; 21 rows put copies in four-row groups, in the one-row remainder of the first block and in the
+     * second block; d = 40 and 17 keys leave a partial vector block at every width.
+     */
+    @Test
+    void aRowsOutputDoesNotDependOnItsPositionInTheBlock() {
+        int seqQ = 21, seqK = 17, d = 40, ld = 43;
+        float[][] qkv = randomHead(SEED + 3, seqQ, seqK, ld);
+        float[] q = qkv[0], k = qkv[1], v = qkv[2];
+        for (int i = 1; i < seqQ; i++) {
+            System.arraycopy(q, 0, q, i * ld, ld);
+        }
+        float[] bias = new float[seqK];
+        bias[5] = Float.NEGATIVE_INFINITY;
+        bias[11] = -0.75f;
+        float[] out = new float[seqQ * ld];
+        assertThat(AttentionHead.forward(seqQ, seqK, d, 0.3f, q, 0, k, 0, v, 0, ld, bias, 0, 0, out, 0,
+                new float[AttentionHead.scratchLength(seqK, d)])).isEqualTo(-1);
+        for (int i = 1; i < seqQ; i++) {
+            for (int p = 0; p < d; p++) {
+                assertThat(Float.floatToRawIntBits(out[i * ld + p])).as("row %d column %d", i, p)
+                        .isEqualTo(Float.floatToRawIntBits(out[p]));
+            }
+        }
+    }
+
     @Test
     void nanPropagatesToItsRow() {
         int seqQ = 2, seqK = 17, d = 16, ld = 16;
