@@ -14,7 +14,9 @@ import lowbit.tensor.simd.DenseKernels;
  * −∞, the max is a lane reduction (exact in any order), the exponentials are {@link PanamaFloatKernels#expStep}
  * (bit for bit {@code ElementwiseMath.exp}), and their sum is a fixed tree of lane swaps (the same bits interpreted
  * or compiled). The output row is {@code (Σ_j e_j·V_j)·(1/Σe)}, d/L vector accumulators over the keys (even and odd
- * j in two chains); columns past the last whole vector of d go through scalar code in the same order.
+ * j in two chains); columns past the last whole vector of d go through scalar code in the same order. Scores and
+ * values run four query rows per call where a block has them ({@link #weightedSum4}: the rows' chains interleaved,
+ * each row's operations unchanged), so a row's bits do not depend on its position.
  */
 final class PanamaAttention {
     private static final VectorSpecies<Float> F = Species.F;
@@ -125,9 +127,10 @@ final class PanamaAttention {
 
     /**
      * Key (p, j) scaled at scratch[(j / L)·d·L + p·L + j % L]; zero for j ≥ seqK up to w. In a whole block of L keys
-     * each vector is one gather of the keys' p-th entries ({@link #gatherIndex}); the element-by-element transpose
-     * it replaces was a quarter of the head's time at 16 keys of 32 dimensions. A last, partial block is copied
-     * element by element (a masked gather would still check the masked lanes' indices).
+     * each vector is one gather of the keys' p-th entries ({@link #gatherIndex}). (A profile had put the
+     * element-by-element transpose at a quarter of the head at 16 keys of 32 dimensions; the gathers gained only a
+     * few per cent on the development machine, where a gather is slow.) A last, partial block is copied element by
+     * element (a masked gather would still check the masked lanes' indices).
      */
     private static void transposeKeys(int seqK, int d, int w, float scale, float[] k, int kOff, int ld, float[] scratch) {
         int whole = seqK / L * L;
