@@ -21,7 +21,6 @@ import lowbit.tensor.simd.DenseKernels;
 final class PanamaAttention {
     private static final VectorSpecies<Float> F = Species.F;
     private static final int L = F.length();
-    private static final boolean FMA = Species.FMA;
     /**
      * Shuffles that swap lanes i and i ^ s (s = 8, 4, 2, 1; null where s ≥ L): the reduction trees of {@link #rowSum}
      * and {@link #mask}.
@@ -205,13 +204,13 @@ final class PanamaAttention {
             FloatVector b1 = FloatVector.fromArray(F, b, bi + t * L + L);
             FloatVector a0 = FloatVector.broadcast(F, a[ai + t]);
             FloatVector a1 = FloatVector.broadcast(F, a[ai + t + 1]);
-            s0 = FMA ? b0.fma(a0, s0) : b0.mul(a0).add(s0);
-            s1 = FMA ? b1.fma(a1, s1) : b1.mul(a1).add(s1);
+            s0 = PanamaGemv.mulAdd(b0, a0, s0);
+            s1 = PanamaGemv.mulAdd(b1, a1, s1);
         }
         if (even < n) {
             FloatVector b0 = FloatVector.fromArray(F, b, bi + even * L);
             FloatVector a0 = FloatVector.broadcast(F, a[ai + even]);
-            s0 = FMA ? b0.fma(a0, s0) : b0.mul(a0).add(s0);
+            s0 = PanamaGemv.mulAdd(b0, a0, s0);
         }
         FloatVector sum = s0.add(s1);
         (scale == 1f ? sum : sum.mul(scale)).intoArray(out, o);
@@ -230,33 +229,27 @@ final class PanamaAttention {
         for (int t = 0; t < even; t += 2) {
             FloatVector b0 = FloatVector.fromArray(F, b, bi + t * L);
             FloatVector b1 = FloatVector.fromArray(F, b, bi + t * L + L);
-            s00 = mulAdd(b0, a[a0 + t], s00);
-            s01 = mulAdd(b1, a[a0 + t + 1], s01);
-            s10 = mulAdd(b0, a[a1 + t], s10);
-            s11 = mulAdd(b1, a[a1 + t + 1], s11);
-            s20 = mulAdd(b0, a[a2 + t], s20);
-            s21 = mulAdd(b1, a[a2 + t + 1], s21);
-            s30 = mulAdd(b0, a[a3 + t], s30);
-            s31 = mulAdd(b1, a[a3 + t + 1], s31);
+            s00 = PanamaGemv.mulAdd(b0, FloatVector.broadcast(F, a[a0 + t]), s00);
+            s01 = PanamaGemv.mulAdd(b1, FloatVector.broadcast(F, a[a0 + t + 1]), s01);
+            s10 = PanamaGemv.mulAdd(b0, FloatVector.broadcast(F, a[a1 + t]), s10);
+            s11 = PanamaGemv.mulAdd(b1, FloatVector.broadcast(F, a[a1 + t + 1]), s11);
+            s20 = PanamaGemv.mulAdd(b0, FloatVector.broadcast(F, a[a2 + t]), s20);
+            s21 = PanamaGemv.mulAdd(b1, FloatVector.broadcast(F, a[a2 + t + 1]), s21);
+            s30 = PanamaGemv.mulAdd(b0, FloatVector.broadcast(F, a[a3 + t]), s30);
+            s31 = PanamaGemv.mulAdd(b1, FloatVector.broadcast(F, a[a3 + t + 1]), s31);
         }
         if (even < n) {
             FloatVector b0 = FloatVector.fromArray(F, b, bi + even * L);
-            s00 = mulAdd(b0, a[a0 + even], s00);
-            s10 = mulAdd(b0, a[a1 + even], s10);
-            s20 = mulAdd(b0, a[a2 + even], s20);
-            s30 = mulAdd(b0, a[a3 + even], s30);
+            s00 = PanamaGemv.mulAdd(b0, FloatVector.broadcast(F, a[a0 + even]), s00);
+            s10 = PanamaGemv.mulAdd(b0, FloatVector.broadcast(F, a[a1 + even]), s10);
+            s20 = PanamaGemv.mulAdd(b0, FloatVector.broadcast(F, a[a2 + even]), s20);
+            s30 = PanamaGemv.mulAdd(b0, FloatVector.broadcast(F, a[a3 + even]), s30);
         }
         FloatVector u0 = s00.add(s01), u1 = s10.add(s11), u2 = s20.add(s21), u3 = s30.add(s31);
         (k0 == 1f ? u0 : u0.mul(k0)).intoArray(out, o0);
         (k1 == 1f ? u1 : u1.mul(k1)).intoArray(out, o1);
         (k2 == 1f ? u2 : u2.mul(k2)).intoArray(out, o2);
         (k3 == 1f ? u3 : u3.mul(k3)).intoArray(out, o3);
-    }
-
-    /** b·a + s as in {@link #weightedSum} (fused where the machine has FMA); inlined, so nothing is boxed. */
-    private static FloatVector mulAdd(FloatVector b, float a, FloatVector s) {
-        FloatVector av = FloatVector.broadcast(F, a);
-        return FMA ? b.fma(av, s) : b.mul(av).add(s);
     }
 
     /**
