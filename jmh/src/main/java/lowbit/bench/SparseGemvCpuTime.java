@@ -14,7 +14,10 @@ import java.util.Map;
  * ±100 % between iterations, while the CPU time a thread spends on one GEMV mostly does not count the wait for a
  * core. Memory-bound products still compete for bandwidth with the other jobs, so the numbers are the ratios between
  * variants measured in the same rounds, not the machine's capability. Prints, per variant, the median and best of
- * {@code rounds} calls after {@code warmup} rounds, and the sparse/dense ratios the sparsity issue sets goals for.
+ * {@code rounds} calls after {@code -Dwarmup=N} rounds (default 100), and the sparse/dense ratios the sparsity issue
+ * sets goals for. The warm-up was 10 rounds until 2026-12-02: on a host where C2 took longer to reach its final code,
+ * the 2:4 kernels were still measured on intermediate code (2:4 F32 19-20 ms against 8.9-9.2 ms once warm, int4 + 2:4
+ * 17-18 ms against 5.6 ms), and the ratios were wrong by 2-3x.
  * <pre>
  *   java --add-modules=jdk.incubator.vector -Xmx6g -cp jmh/target/benchmarks.jar lowbit.bench.SparseGemvCpuTime [rounds [shape]]
  * </pre>
@@ -35,7 +38,7 @@ public final class SparseGemvCpuTime {
         ops.put("f32_wina50", b::f32_wina50);
         ops.put("int4_dense", b::int4_dense);
         ops.put("int4_nm24", b::int4_nm24);
-        int warmup = 10;
+        int warmup = Integer.getInteger("warmup", 100);
         int n = ops.size();
         double[][] cpu = new double[n][rounds];
         double[][] wall = new double[n][rounds];
