@@ -6,8 +6,10 @@ import java.util.concurrent.TimeUnit;
 import lowbit.nn.sparse.Wina;
 import lowbit.tensor.DType;
 import lowbit.tensor.layout.AffineSpec;
+import lowbit.tensor.layout.AffineInt4Tiles;
 import lowbit.tensor.layout.GroupwiseAffine;
 import lowbit.tensor.layout.NmSparseAffine;
+import lowbit.tensor.layout.NmSparseInt4Tiles;
 import lowbit.tensor.layout.NmSparseMatrix;
 import lowbit.tensor.linalg.Gemv;
 import lowbit.tensor.parallel.Parallel;
@@ -35,6 +37,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *       column-subset GEMV over Wᵀ, all included in the time;</li>
  *   <li>{@code int4_dense}: int4 g128 asymmetric F16-scale {@link GroupwiseAffine} (the baseline of the int4 rows);</li>
  *   <li>{@code int4_nm24}: the same quantization on 2:4 kept values, {@link NmSparseAffine}.</li>
+ *   <li>{@code int4_tiles}: the int4 matrix on the integer path ({@link AffineInt4Tiles}: x to Q8_0, 16-row tiles),
+ *       the fastest dense int4 GEMV (the baseline of the next row);</li>
+ *   <li>{@code int4_nm24_tiles}: the int4 + 2:4 matrix on the integer path ({@link NmSparseInt4Tiles}).</li>
  * </ul>
  * Pair them with {@code python3 jmh/ratios.py result.json --baseline dense}. Weights are random (the kernels do not
  * branch on values); the 2:4 masks keep two random positions of every four.
@@ -60,6 +65,8 @@ public class SparseGemvBench {
     Wina wina;
     GroupwiseAffine int4;
     NmSparseAffine int4nm;
+    AffineInt4Tiles int4tiles;
+    NmSparseInt4Tiles int4nmTiles;
     float[] x;
     float[] y;
 
@@ -102,13 +109,16 @@ public class SparseGemvBench {
             zeros[i] = r.nextInt(16);
         }
         int4nm = NmSparseAffine.of(rows, cols, 2, 4, spec, codes, idx, scales, zeros);
+        int4tiles = AffineInt4Tiles.of(int4);
+        int4nmTiles = NmSparseInt4Tiles.of(int4nm);
         x = new float[cols];
         for (int j = 0; j < cols; j++) {
             x[j] = (float) r.nextGaussian();
         }
         y = new float[rows];
-        System.out.printf("%nbytes read per GEMV: dense F32 %d, 2:4 F32 %d, int4 %d, int4 + 2:4 %d%n",
-                4L * rows * cols, nm.byteSize(), int4.byteSize(), int4nm.byteSize());
+        System.out.printf("%nbytes read per GEMV: dense F32 %d, 2:4 F32 %d, int4 %d, int4 + 2:4 %d, int4 tiles %d, "
+                + "int4 + 2:4 tiles %d%n", 4L * rows * cols, nm.byteSize(), int4.byteSize(), int4nm.byteSize(),
+                int4tiles.byteSize(), int4nmTiles.byteSize());
     }
 
     @TearDown(Level.Trial)
@@ -143,6 +153,18 @@ public class SparseGemvBench {
     @Benchmark
     public float int4_nm24() {
         int4nm.gemv(x, null, y);
+        return y[rows - 1];
+    }
+
+    @Benchmark
+    public float int4_tiles() {
+        int4tiles.gemv(x, null, y);
+        return y[rows - 1];
+    }
+
+    @Benchmark
+    public float int4_nm24_tiles() {
+        int4nmTiles.gemv(x, null, y);
         return y[rows - 1];
     }
 }

@@ -8,7 +8,7 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * {@link SparseGemvBench}'s five products (same state, same setup) on one thread, timed in the calling thread's
+ * {@link SparseGemvBench}'s seven products (same state, same setup) on one thread, timed in the calling thread's
  * <em>CPU time</em> as well as wall time, the variants alternating call by call so that each round sees the same
  * load: on a shared machine (load average 10 on 2 cores while this was written) JMH's wall-clock scores swing by
  * ±100 % between iterations, while the CPU time a thread spends on one GEMV mostly does not count the wait for a
@@ -38,6 +38,8 @@ public final class SparseGemvCpuTime {
         ops.put("f32_wina50", b::f32_wina50);
         ops.put("int4_dense", b::int4_dense);
         ops.put("int4_nm24", b::int4_nm24);
+        ops.put("int4_tiles", b::int4_tiles);
+        ops.put("i4nm24tile", b::int4_nm24_tiles);
         int warmup = Integer.getInteger("warmup", 100);
         int n = ops.size();
         double[][] cpu = new double[n][rounds];
@@ -71,6 +73,9 @@ public final class SparseGemvCpuTime {
                 med[0] / med[2], med[3] / med[4]);
         System.out.printf(Locale.ROOT, "wall-time ratios (median):  %.2fx, %.2fx, %.2fx%n",
                 median(wall[0]) / median(wall[1]), median(wall[0]) / median(wall[2]), median(wall[3]) / median(wall[4]));
+        System.out.printf(Locale.ROOT, "integer path (x to Q8_0, CPU time, median): int4 + 2:4 tiles / int4 float kernel "
+                + "%.2fx, / int4 tiles %.2fx (goal 1.3x); int4 tiles / int4 float kernel %.2fx%n", med[3] / med[6],
+                med[5] / med[6], med[3] / med[5]);
     }
 
     private static double median(double[] a) {

@@ -71,4 +71,51 @@ public final class ScalarSparseKernels implements SparseKernels {
             }
         }
     }
+
+    @Override
+    public void gemvNm24Int4Tiles(MemorySegment codes, long codeOff, long[] idx, int idxOff, int tiles, int nBlocks,
+            int groupBlocks, float[] scales, int sOff, short[] zeros, int zOff, long[] act, int actOff, float[] d,
+            int dOff, float[] y, int yOff, int rows) {
+        int groups = nBlocks / groupBlocks;
+        boolean fma = ScalarGgmlKernels.FAST_FMA;
+        for (int t = 0; t < tiles; t++) {
+            for (int r = 0; r < 16 && 16 * t + r < rows; r++) {
+                float acc = 0f;
+                for (int g = 0; g < groups; g++) {
+                    int z = zeros[zOff + (t * groups + g) * 32 + r];
+                    float f = 0f;
+                    for (int b = g * groupBlocks; b < (g + 1) * groupBlocks; b++) {
+                        int s = nm24TileBlockDot(codes, codeOff + (t * (long) nBlocks + b) * NM24_TILE_CODE_BYTES, idx,
+                                idxOff + (t * nBlocks + b) * NM24_TILE_INDEX_WORDS, act, actOff + 8 * b, r, z);
+                        f = fma ? Math.fma((float) s, d[dOff + b], f) : f + (float) s * d[dOff + b];
+                    }
+                    float sc = scales[sOff + (t * groups + g) * 16 + r];
+                    acc = fma ? Math.fma(sc, f, acc) : acc + sc * f;
+                }
+                y[yOff + 16 * t + r] = acc;
+            }
+        }
+    }
+
+    /**
+     * S = &Sigma; (q − z)·a over row r's 16 kept values of one tile block ({@link #gemvNm24Int4Tiles}'s format): block
+     * codes at byte {@code blk}, its 8 index words at {@code idx[io]}, the activation words of its 8 groups at
+     * {@code act[ao]}.
+     */
+    public static int nm24TileBlockDot(MemorySegment codes, long blk, long[] idx, int io, long[] act, int ao, int r,
+            int z) {
+        int s = 0;
+        for (int group = 0; group < 8; group++) {
+            long word = idx[io + group];
+            long a = act[ao + group];
+            for (int p = 0; p < 2; p++) {
+                int lane = 16 * p + r;
+                int i = (int) (word >>> (16 * (lane & 3) + 2 * (lane >> 2))) & 3;
+                int v = codes.get(java.lang.foreign.ValueLayout.JAVA_BYTE, blk + 32 * (group >> 1) + lane);
+                int q = ((group & 1) == 0 ? v : v >> 4) & 0xF;
+                s += (q - z) * (short) (a >>> (16 * i));
+            }
+        }
+        return s;
+    }
 }

@@ -47,6 +47,36 @@ public interface SparseKernels {
             int bits, int group, float[] scales, int scaleOff, int scaleStride, byte[] zeros, int zero,
             MemorySegment idx, long idxOff, long idxStride, float[] x, int xOff, float[] y, int yOff, int rows);
 
+    // ---- int4 + 2:4 in 16-row tiles with an int8 activation (lowbit.tensor.layout.NmSparseInt4Tiles) ----
+
+    /** Code bytes of one 32-column block of a 16-row int4 + 2:4 tile: 4 chunks of 32 bytes. */
+    int NM24_TILE_CODE_BYTES = 128;
+    /** Index words (longs) of one 32-column block of a tile: one per group of 4 columns. */
+    int NM24_TILE_INDEX_WORDS = 8;
+
+    /**
+     * {@code y = Ŵ·x̂} over 16-row int4 + 2:4 tiles ({@code lowbit.tensor.layout.NmSparseInt4Tiles}), x̂ the input
+     * quantized to Q8_0: block b (32 columns) has int8 codes a and scale {@code d[dOff + b]}; {@code act[actOff + j]}
+     * holds the four codes of columns 4j..4j+3 as 16-bit lanes (column 4j + i in bits [16i, 16i + 16)).
+     *
+     * <p><b>Lanes.</b> In block b of tile t a row keeps 16 values, two per group G of 4 columns (kept value 2G + p,
+     * p = 0, 1, at column 32b + 4G + i). Lane l (0..31) of a chunk or a word stands for row {@code l & 15} and
+     * position {@code p = l >> 4}. Code chunk h (h = 0..3, at byte {@code codeOff + (t·nBlocks + b)·128 + 32h}) byte
+     * l holds lane l's code of group 2h in its low nibble and of group 2h + 1 in its high nibble (codes 0..15
+     * unsigned). Index word {@code idx[idxOff + (t·nBlocks + b)·8 + G]} holds lane l's in-group index i in bits
+     * {@code 16·(l & 3) + 2·(l >> 2)} and the next. Groups of {@code groupBlocks} blocks share a scale
+     * {@code scales[sOff + (t·G' + g)·16 + r]} and zero point {@code zeros[zOff + (t·G' + g)·32 + l]} (the row's, at
+     * both of its lanes), G' = nBlocks / groupBlocks.
+     *
+     * <p>For each row r with 16t + r &lt; {@code rows}: per group, f = &Sigma;_b fma(float(S_b), d_b, f) over its
+     * blocks in order, S_b = &Sigma; (q − z)·a over the row's 16 kept values of the block, an exact integer; then
+     * acc = fma(s, f, acc) over the groups in order ({@code a + b·c} in place of each fma where the hardware has
+     * none); {@code y[yOff + 16t + r] = acc}. Every implementation gives these bits.
+     */
+    void gemvNm24Int4Tiles(MemorySegment codes, long codeOff, long[] idx, int idxOff, int tiles, int nBlocks,
+            int groupBlocks, float[] scales, int sOff, short[] zeros, int zOff, long[] act, int actOff, float[] d,
+            int dOff, float[] y, int yOff, int rows);
+
     /** {@code y[yOff + r] = Σ_{j < count} x[xOff + cols[j]]·wt[cols[j]·ldw + r]} for r in [rowFrom, rowTo). */
     void gemvColumns(float[] wt, int ldw, int[] cols, int count, float[] x, int xOff, float[] y, int yOff, int rowFrom,
             int rowTo);

@@ -470,4 +470,17 @@ final class PanamaSparseKernels implements SparseKernels {
     private static float step(float w, float x, float acc) {
         return FMA ? Math.fma(w, x, acc) : w * x + acc;
     }
+
+    @Override
+    public void gemvNm24Int4Tiles(MemorySegment codes, long codeOff, long[] idx, int idxOff, int tiles, int nBlocks,
+            int groupBlocks, float[] scales, int sOff, short[] zeros, int zOff, long[] act, int actOff, float[] d,
+            int dOff, float[] y, int yOff, int rows) {
+        if (PanamaNm24Int4Tiles.supported()) {
+            PanamaNm24Int4Tiles.gemv(codes, codeOff, idx, idxOff, tiles, nBlocks, groupBlocks, scales, sOff, zeros, zOff,
+                    act, actOff, d, dOff, y, yOff, rows);
+        } else {
+            SCALAR.gemvNm24Int4Tiles(codes, codeOff, idx, idxOff, tiles, nBlocks, groupBlocks, scales, sOff, zeros,
+                    zOff, act, actOff, d, dOff, y, yOff, rows);
+        }
+    }
 }

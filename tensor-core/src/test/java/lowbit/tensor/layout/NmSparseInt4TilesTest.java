@@ -1,0 +1,255 @@
+package lowbit.tensor.layout;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.Random;
+import lowbit.tensor.DType;
+import lowbit.tensor.ggml.GgmlOps;
+import lowbit.tensor.ggml.GgmlType;
+import lowbit.tensor.parallel.Parallel;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link NmSparseInt4Tiles} against its source {@link NmSparseAffine} and the definition: the repack is lossless
+ * (codes, indices and Ŵ bit for bit), the integer GEMV is the float evaluation of Ŵ·x̂ with x̂ = Q8_0(x) from ggml's
+ * reference encoder, GEMM rows (n &le; 8) are the GEMV's bits, larger GEMMs are the float product with x, any thread
+ * count gives the same bits, bad input is rejected by name.
+ *
+ * <p>Tolerance of the integer path, against an exact double evaluation of Ŵ·x̂ with the real x̂: γ_m·&Sigma;_c
+ * |s_c|·|q_c − z_c|·|x̂_c| with m = cols/32 + groups + 3: the block sums S_b are exact integers, each term then passes
+ * through at most one rounding per block of its group's chain f = fma(S_b, d_b, f), one for s·f, one per group of
+ * the row sum, and the reference's own Ŵ = fl(s·(q − z)) differs from s·(q − z) by one more. Against the exact Ŵ·x the
+ * quantization of x adds &Sigma;_c |Ŵ[r,c]|·|x_c − x̂_c| (computed exactly from the real x̂).
+ */
+@Tag("simd")
+class NmSparseInt4TilesTest {
+    private static final long SEED = 0x24_71_e5L;
+    private static final int[][] SHAPES = {{1, 32}, {3, 64}, {16, 128}, {17, 96}, {33, 256}, {40, 384}, {5, 32 * 9}};
+
+    @AfterEach
+    void restoreThreads() {
+        Parallel.setParallelism(Runtime.getRuntime().availableProcessors());
+    }
+
+    private static AffineSpec[] specs(int cols) {
+        java.util.List<AffineSpec> s = new java.util.ArrayList<>();
+        for (int g : new int[] {32, 64, 96, 128}) {
+            if (cols % g == 0) {
+                s.add(AffineSpec.groupsAlongIn(4, g, false).withScaleType(DType.F16));
+                s.add(AffineSpec.groupsAlongIn(4, g, true));
+            }
+        }
+        s.add(AffineSpec.perOutputChannel(4, false));
+        s.add(AffineSpec.perTensor(4, true).withScaleType(DType.F16));
+        return s.toArray(new AffineSpec[0]);
+    }
+
+    /** A random int4 + 2:4 matrix: codes (extremes 0 and 15 included), two sorted positions per group of 4. */
+    private static NmSparseAffine random(Random rnd, int rows, int cols, AffineSpec spec) {
+        int kept = cols / 2;
+        int[] codes = new int[rows * kept];
+        int[] idx = new int[rows * kept];
+        for (int i = 0; i < codes.length; i++) {
+            codes[i] = switch (rnd.nextInt(8)) {
+                case 0 -> 0;
+                case 1 -> 15;
+                default -> rnd.nextInt(16);
+            };
+        }
+        for (int g = 0; g < rows * cols / 4; g++) {
+            int a = rnd.nextInt(4), b = rnd.nextInt(3);
+            b = b >= a ? b + 1 : b;
+            idx[2 * g] = Math.min(a, b);
+            idx[2 * g + 1] = Math.max(a, b);
+        }
+        int gs = spec.scaleRows(rows) * spec.scaleCols(cols);
+        float[] scales = new float[gs];
+        int[] zeros = spec.symmetric() ? null : new int[gs];
+        for (int i = 0; i < gs; i++) {
+            scales[i] = (0.05f + rnd.nextFloat()) / 16 * (rnd.nextBoolean() ? 1 : -1);
+            if (zeros != null) {
+                zeros[i] = rnd.nextInt(16);
+            }
+        }
+        return NmSparseAffine.of(rows, cols, 2, 4, spec, codes, idx, scales, zeros);
+    }
+
+    private static float[] gaussian(Random rnd, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) rnd.nextGaussian();
+        }
+        return x;
+    }
+
+    /** x̂: x through ggml's Q8_0 reference encoder and back. */
+    private static double[] q8(float[] x, int off, int cols) {
+        MemorySegment a = MemorySegment.ofArray(new byte[(int) GgmlType.Q8_0.rowBytes(cols)]);
+        GgmlOps.quantizeActivation(GgmlType.Q4_0, x, off, a, 0, cols);
+        float[] xh = new float[cols];
+        GgmlOps.dequantizeRow(GgmlType.Q8_0, a, 0, xh, 0, cols);
+        double[] out = new double[cols];
+        for (int c = 0; c < cols; c++) {
+            out[c] = xh[c];
+        }
+        return out;
+    }
+
+    /** Asserts the integer-path bounds (class comment) for every X row of the product. */
+    private static void assertIntegerProduct(NmSparseAffine src, NmSparseInt4Tiles t, float[] x, int n, float[] bias,
+            float[] y, String what) {
+        int rows = src.rows(), cols = src.cols();
+        int m = cols / 32 + cols / t.group() + 3;
+        double gamma = m * 0x1p-24 / (1 - m * 0x1p-24);
+        float[] w = src.dequantize();
+        // |s·(q − z)| per weight, from the tiles' own code accessors and the source's grid
+        double[] mags = new double[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            for (int k = 0; k < cols / 2; k++) {
+                int c = 4 * (k / 2) + t.index(r, k);
+                mags[r * cols + c] = Math.abs((double) w[r * cols + c]);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            double[] xh = q8(x, i * cols, cols);
+            for (int r = 0; r < rows; r++) {
+                double withHat = 0, exact = 0, mag = 0, quant = 0;
+                for (int c = 0; c < cols; c++) {
+                    double wv = w[r * cols + c];
+                    double xv = x[i * cols + c];
+                    withHat += wv * xh[c];
+                    exact += wv * xv;
+                    // |fl(s·(q − z))| ≤ (1 + u)·|s·(q − z)|: the bound's magnitude from Ŵ, one u wider
+                    mag += mags[r * cols + c] * (1 + 0x1p-24) * Math.abs(xh[c]);
+                    quant += Math.abs(wv) * Math.abs(xv - xh[c]);
+                }
+                double b = bias == null ? 0 : bias[r];
+                double got = y[i * rows + r] - b;
+                double bound = gamma * mag + 0x1p-24 * (Math.abs(withHat) + Math.abs(b) + gamma * mag) + 1e-30;
+                assertThat(Math.abs(got - withHat)).as("%s: y[%d][%d] = %s vs Ŵ·x̂ = %s (bound %s)", what, i, r, got,
+                        withHat, bound).isLessThanOrEqualTo(bound);
+                assertThat(Math.abs(got - exact)).as("%s: y[%d][%d] vs Ŵ·x", what, i, r)
+                        .isLessThanOrEqualTo(quant + bound);
+            }
+        }
+    }
+
+    @Test
+    void repackIsLosslessAndProductsMatchTheDefinition() {
+        Random rnd = new Random(SEED);
+        for (int[] shape : SHAPES) {
+            int rows = shape[0], cols = shape[1];
+            for (AffineSpec spec : specs(cols)) {
+                NmSparseAffine src = random(rnd, rows, cols, spec);
+                NmSparseInt4Tiles t = NmSparseInt4Tiles.of(src);
+                String what = t.describe() + " [" + rows + ", " + cols + "] seed " + SEED;
+                assertThat(t.dequantize()).as(what).isEqualTo(src.dequantize());
+                int[] codes = src.codes();
+                int[] idx = src.indices();
+                for (int r = 0; r < rows; r++) {
+                    for (int k = 0; k < cols / 2; k++) {
+                        assertThat(t.code(r, k)).as(what).isEqualTo(codes[r * cols / 2 + k]);
+                        assertThat(t.index(r, k)).as(what).isEqualTo(idx[r * cols / 2 + k]);
+                    }
+                }
+                float[] x = gaussian(rnd, cols);
+                float[] bias = gaussian(rnd, rows);
+                float[] y = new float[rows];
+                t.gemv(x, bias, y);
+                assertIntegerProduct(src, t, x, 1, bias, y, what + " gemv");
+                for (int n : new int[] {2, 8}) {
+                    float[] xs = gaussian(rnd, n * cols);
+                    float[] ys = new float[n * rows];
+                    t.gemm(xs, n, null, ys);
+                    assertIntegerProduct(src, t, xs, n, null, ys, what + " gemm n=" + n);
+                    float[] y1 = new float[rows];
+                    for (int i = 0; i < n; i++) {
+                        t.gemv(Arrays.copyOfRange(xs, i * cols, (i + 1) * cols), null, y1);
+                        assertThat(Arrays.copyOfRange(ys, i * rows, (i + 1) * rows)).as("%s gemm n=%d row %d = gemv",
+                                what, n, i).isEqualTo(y1);
+                    }
+                }
+                // more than 8 rows: decoded Ŵ and the dense GEMM on the exact x (the float bound)
+                int n = 9;
+                float[] xs = gaussian(rnd, n * cols);
+                float[] ys = new float[n * rows];
+                t.gemm(xs, n, bias, ys);
+                float[] w = src.dequantize();
+                for (int i = 0; i < n; i++) {
+                    for (int r = 0; r < rows; r++) {
+                        double exact = bias[r], abs = Math.abs(bias[r]);
+                        for (int c = 0; c < cols; c++) {
+                            exact += (double) w[r * cols + c] * xs[i * cols + c];
+                            abs += Math.abs((double) w[r * cols + c] * xs[i * cols + c]);
+                        }
+                        int mm = cols + 2;
+                        double bound = mm * 0x1p-24 / (1 - mm * 0x1p-24) * abs + 1e-30;
+                        assertThat(Math.abs(ys[i * rows + r] - exact)).as("%s gemm n=9 [%d][%d]", what, i, r)
+                                .isLessThanOrEqualTo(bound);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void threadCountsGiveTheSameBits() {
+        Random rnd = new Random(SEED + 1);
+        NmSparseInt4Tiles t = NmSparseInt4Tiles.of(random(rnd, 200, 512, AffineSpec.groupsAlongIn(4, 128, false)));
+        float[] x = gaussian(rnd, 512);
+        float[] want = null;
+        for (int threads : new int[] {1, 2, 3}) {
+            Parallel.setParallelism(threads);
+            float[] y = new float[200];
+            t.gemv(x, null, y);
+            if (want == null) {
+                want = y;
+            } else {
+                assertThat(y).as("%d threads", threads).isEqualTo(want);
+            }
+        }
+    }
+
+    @Test
+    void badInputIsRejectedByName() {
+        Random rnd = new Random(SEED + 2);
+        NmSparseAffine four8 = NmSparseAffine.of(1, 32, 4, 8, AffineSpec.groupsAlongIn(4, 32, true), new int[16],
+                new int[] {0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3}, new float[] {1}, null);
+        assertThatThrownBy(() -> NmSparseInt4Tiles.of(four8)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("2:4").hasMessageContaining("4:8");
+        NmSparseAffine three = random3(rnd);
+        assertThatThrownBy(() -> NmSparseInt4Tiles.of(three)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("4-bit codes, got 3");
+        NmSparseAffine g16 = random(rnd, 2, 64, AffineSpec.groupsAlongIn(4, 16, false));
+        assertThatThrownBy(() -> NmSparseInt4Tiles.of(g16)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("multiple of 32").hasMessageContaining("16");
+        NmSparseAffine row40 = random(rnd, 2, 40, AffineSpec.perOutputChannel(4, false));
+        assertThatThrownBy(() -> NmSparseInt4Tiles.of(row40)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("multiple of 32").hasMessageContaining("40");
+        NmSparseInt4Tiles t = NmSparseInt4Tiles.of(random(rnd, 3, 64, AffineSpec.groupsAlongIn(4, 32, false)));
+        float[] x = gaussian(rnd, 64);
+        x[17] = Float.NaN;
+        assertThatThrownBy(() -> t.gemv(x, null, new float[3])).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("NaN").hasMessageContaining("Q8_0");
+        assertThatThrownBy(() -> t.gemv(new float[63], null, new float[3])).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("63");
+    }
+
+    private static NmSparseAffine random3(Random rnd) {
+        int[] codes = new int[16];
+        int[] idx = new int[16];
+        for (int g = 0; g < 8; g++) {
+            idx[2 * g] = 0;
+            idx[2 * g + 1] = 2;
+            codes[2 * g] = rnd.nextInt(8);
+            codes[2 * g + 1] = rnd.nextInt(8);
+        }
+        return NmSparseAffine.of(1, 32, 2, 4, AffineSpec.groupsAlongIn(3, 32, false), codes, idx, new float[] {0.5f},
+                new int[] {3});
+    }
+}
