@@ -86,6 +86,40 @@ class GemvHalfPathsTest {
         }
     }
 
+    /**
+     * The four-row check ORs the rows' magnitude bits before taking the max, so finite weights of different rows can
+     * raise a false alarm (2.5 = 0x4100 and 1.5 = 0x3E00 at one column OR to 0x7F00, an exponent of 31): the exact
+     * re-check must then keep the fast result, which has the exact path's bits, and a real infinity in the same group
+     * must still make its row infinite.
+     */
+    @Test
+    void aFalseAlarmOfTheFourRowCheckKeepsTheFastResult() {
+        int rows = 8, cols = 64;
+        short[] h = new short[rows * cols];
+        h[5] = Float.floatToFloat16(2.5f);
+        h[cols + 5] = Float.floatToFloat16(1.5f);
+        h[2 * cols + 9] = Float.floatToFloat16(-0.75f);
+        h[4 * cols + 5] = Float.floatToFloat16(2.5f); // second group: the same alarm and a real infinity
+        h[5 * cols + 5] = Float.floatToFloat16(1.5f);
+        h[6 * cols + 7] = (short) 0x7C00;
+        float[] x = new float[cols];
+        for (int c = 0; c < cols; c++) {
+            x[c] = 0.25f * (c + 1);
+        }
+        float[] ref = new float[rows];
+        REF.gemvRows(values(h), 0, cols, x, 0, cols, ref, 0, 0, rows);
+        float[] y = new float[rows];
+        Gemv.multiply(h, DType.F16, rows, cols, x, null, y);
+        assertThat(y).as(SimdTesting.providerName()).containsExactly(ref);
+        assertThat(y[0]).isEqualTo(2.5f * 1.5f);
+        assertThat(y[6]).isEqualTo(Float.POSITIVE_INFINITY);
+        try (Arena arena = Arena.ofConfined()) {
+            float[] ys = new float[rows];
+            Gemv.multiply(segment(arena, h), DType.F16, rows, cols, x, null, ys);
+            assertThat(ys).as("segment").containsExactly(ref);
+        }
+    }
+
     @Test
     void nanAndInfinityWeightsGiveWhatTheScalarTwinGives() {
         Random rnd = new Random(SEED + 1);

@@ -157,6 +157,41 @@ final class PanamaHalfGemv {
         return big.compare(VectorOperators.GT, X_LIMIT).anyTrue() ? null : xs;
     }
 
+    /**
+     * m lane-wise max the magnitude bits of h0 | h1 | h2 | h3: at least the largest magnitude of the four (an OR of
+     * non-negative integers is at least their max), in three operations where four maxima take eight. It can only
+     * err towards a false alarm (bits of different rows that OR to exponent 31, e.g. a weight in [2, 4) and one in
+     * [0.5, 1) at the same column), which {@link #anySpecial} settles with an exact pass over the four rows.
+     */
+    private static ShortVector magnitudes4(ShortVector m, ShortVector h0, ShortVector h1, ShortVector h2,
+            ShortVector h3) {
+        return m.max(h0.or(h1).or(h2).or(h3).and(MAGNITUDES));
+    }
+
+    private static final ShortVector MAGNITUDES = ShortVector.broadcast(H, HalfLanes.MAGNITUDE);
+
+    /** Whether one of rows o0, o0 + ld, .. o0 + 3·ld holds an Inf or NaN half in its first {@code bound} columns. */
+    private static boolean anySpecial(short[] w, int o0, int ld, int bound) {
+        ShortVector m = ShortVector.zero(H);
+        for (int r = 0; r < 4; r++) {
+            for (int c = 0; c < bound; c += L) {
+                m = magnitudes(m, ShortVector.fromArray(H, w, o0 + r * ld + c));
+            }
+        }
+        return special(m);
+    }
+
+    /** {@link #anySpecial(short[], int, int, int)} for a segment (element offsets). */
+    private static boolean anySpecial(MemorySegment w, long o0, long ld, int bound) {
+        ShortVector m = ShortVector.zero(H);
+        for (int r = 0; r < 4; r++) {
+            for (int c = 0; c < bound; c += L) {
+                m = magnitudes(m, load(w, o0 + r * ld + c));
+            }
+        }
+        return special(m);
+    }
+
     /** m lane-wise max the magnitude bits of h. */
     private static ShortVector magnitudes(ShortVector m, ShortVector h) {
         return m.max(h.and(HalfLanes.MAGNITUDE));
@@ -194,9 +229,9 @@ final class PanamaHalfGemv {
             a1 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h1), xv, a1);
             a2 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h2), xv, a2);
             a3 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h3), xv, a3);
-            m = magnitudes(magnitudes(magnitudes(magnitudes(m, h0), h1), h2), h3);
+            m = magnitudes4(m, h0, h1, h2, h3);
         }
-        if (special(m)) { // an Inf or NaN weight in one of the rows: all four by the exact path
+        if (special(m) && anySpecial(w, o0, ld, bound)) { // an Inf or NaN weight in a row: all four by the exact path
             f16Pair(w, o0, ld, x, xOff, cols, y, yAt, tmp);
             f16Pair(w, o2, ld, x, xOff, cols, y, yAt + 2, tmp);
             return;
@@ -308,9 +343,9 @@ final class PanamaHalfGemv {
             a1 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h1), xv, a1);
             a2 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h2), xv, a2);
             a3 = PanamaGemv.mulAdd(HalfLanes.f16Unbiased(h3), xv, a3);
-            m = magnitudes(magnitudes(magnitudes(magnitudes(m, h0), h1), h2), h3);
+            m = magnitudes4(m, h0, h1, h2, h3);
         }
-        if (special(m)) { // an Inf or NaN weight in one of the rows: all four by the exact path
+        if (special(m) && anySpecial(w, o0, ld, bound)) { // an Inf or NaN weight in a row: all four by the exact path
             f16Pair(w, o0, ld, x, xOff, cols, y, yAt, tmp);
             f16Pair(w, o2, ld, x, xOff, cols, y, yAt + 2, tmp);
             return;
