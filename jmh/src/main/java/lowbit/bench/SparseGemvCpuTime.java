@@ -15,9 +15,10 @@ import java.util.Map;
  * core. Memory-bound products still compete for bandwidth with the other jobs, so the numbers are the ratios between
  * variants measured in the same rounds, not the machine's capability. Prints, per variant, the median and best of
  * {@code rounds} calls after {@code -Dwarmup=N} rounds (default 100), and the sparse/dense ratios the sparsity issue
- * sets goals for. The warm-up was 10 rounds until 2026-12-02: on a host where C2 took longer to reach its final code,
- * the 2:4 kernels were still measured on intermediate code (2:4 F32 19-20 ms against 8.9-9.2 ms once warm, int4 + 2:4
- * 17-18 ms against 5.6 ms), and the ratios were wrong by 2-3x.
+ * sets goals for. (The warm-up was 10 rounds until 2026-12-02. That day two runs right after the host booted measured
+ * the 2:4 kernels 2-3x slow — 2:4 F32 19-20 ms against 9.4-9.8, int4 + 2:4 17-18 ms against 6.2 — and a JMH run an
+ * hour later did the same; runs with 10 and with 100 warm-up rounds in between were all fast, so the slowness was the
+ * host's, and it hit only the permute-heavy 2:4 kernels, not the dense ones. The longer warm-up stays as a margin.)
  * <pre>
  *   java --add-modules=jdk.incubator.vector -Xmx6g -cp jmh/target/benchmarks.jar lowbit.bench.SparseGemvCpuTime [rounds [shape]]
  * </pre>
