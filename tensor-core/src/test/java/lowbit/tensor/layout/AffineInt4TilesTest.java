@@ -3,12 +3,9 @@ package lowbit.tensor.layout;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Random;
 import lowbit.tensor.DType;
-import lowbit.tensor.ggml.GgmlOps;
-import lowbit.tensor.ggml.GgmlType;
 import lowbit.tensor.parallel.Parallel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
@@ -49,19 +46,6 @@ class AffineInt4TilesTest {
         return s.toArray(new AffineSpec[0]);
     }
 
-    /** x̂: x through ggml's Q8_0 reference encoder and back. */
-    private static double[] q8(float[] x, int off, int cols) {
-        MemorySegment a = MemorySegment.ofArray(new byte[(int) GgmlType.Q8_0.rowBytes(cols)]);
-        GgmlOps.quantizeActivation(GgmlType.Q4_0, x, off, a, 0, cols);
-        float[] xh = new float[cols];
-        GgmlOps.dequantizeRow(GgmlType.Q8_0, a, 0, xh, 0, cols);
-        double[] out = new double[cols];
-        for (int c = 0; c < cols; c++) {
-            out[c] = xh[c];
-        }
-        return out;
-    }
-
     /** Asserts the integer-path bounds (class comment) for X row i of the product. */
     private static void assertIntegerProduct(AffineTesting.Instance in, float[] x, int n, float[] bias, float[] y,
             String what) {
@@ -71,7 +55,7 @@ class AffineInt4TilesTest {
         double gamma = m * 0x1p-24 / (1 - m * 0x1p-24);
         float[] w = in.weights();
         for (int i = 0; i < n; i++) {
-            double[] xh = q8(x, i * cols, cols);
+            double[] xh = IntegerPathTesting.q8(x, i * cols, cols);
             for (int r = 0; r < rows; r++) {
                 double withHat = 0, exact = 0, mag = 0, quant = 0;
                 for (int c = 0; c < cols; c++) {
@@ -134,22 +118,7 @@ class AffineInt4TilesTest {
                 float[] xs = AffineTesting.gaussian(rnd, n * cols);
                 float[] ys = new float[n * rows];
                 t.gemm(xs, n, bias, ys);
-                float[] want = new float[n * rows];
-                src.gemm(xs, n, bias, want);
-                float[] w = in.weights();
-                for (int i = 0; i < n; i++) {
-                    for (int r = 0; r < rows; r++) {
-                        double exact = bias[r], abs = Math.abs(bias[r]);
-                        for (int c = 0; c < cols; c++) {
-                            exact += (double) w[r * cols + c] * xs[i * cols + c];
-                            abs += Math.abs((double) w[r * cols + c] * xs[i * cols + c]);
-                        }
-                        int mm = cols + 2;
-                        double bound = mm * 0x1p-24 / (1 - mm * 0x1p-24) * abs + 1e-30;
-                        assertThat(Math.abs(ys[i * rows + r] - exact)).as("%s gemm n=9 [%d][%d]", what, i, r)
-                                .isLessThanOrEqualTo(bound);
-                    }
-                }
+                IntegerPathTesting.assertFloatGemm(in.weights(), rows, cols, xs, n, bias, ys, what);
             }
         }
     }
