@@ -33,19 +33,6 @@ class AffineInt4TilesTest {
         Parallel.setParallelism(Runtime.getRuntime().availableProcessors());
     }
 
-    private static AffineSpec[] specs(int cols) {
-        java.util.List<AffineSpec> s = new java.util.ArrayList<>();
-        for (int g : new int[] {32, 64, 96, 128}) {
-            if (cols % g == 0) {
-                s.add(AffineSpec.groupsAlongIn(4, g, false).withScaleType(DType.F16));
-                s.add(AffineSpec.groupsAlongIn(4, g, true));
-            }
-        }
-        s.add(AffineSpec.perOutputChannel(4, false));
-        s.add(AffineSpec.perTensor(4, true).withScaleType(DType.F16));
-        return s.toArray(new AffineSpec[0]);
-    }
-
     /** Asserts the integer-path bounds (class comment) for X row i of the product. */
     private static void assertIntegerProduct(AffineTesting.Instance in, float[] x, int n, float[] bias, float[] y,
             String what) {
@@ -83,7 +70,7 @@ class AffineInt4TilesTest {
         Random rnd = new Random(SEED);
         for (int[] shape : SHAPES) {
             int rows = shape[0], cols = shape[1];
-            for (AffineSpec spec : specs(cols)) {
+            for (AffineSpec spec : IntegerPathTesting.int4Specs(cols)) {
                 AffineTesting.Instance in = AffineTesting.random(rnd, rows, cols, spec, false);
                 GroupwiseAffine src = in.build();
                 AffineInt4Tiles t = AffineInt4Tiles.of(src);

@@ -3,12 +3,30 @@ package lowbit.tensor.layout;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.foreign.MemorySegment;
+import lowbit.tensor.DType;
 import lowbit.tensor.ggml.GgmlOps;
 import lowbit.tensor.ggml.GgmlType;
 
 /** Checks shared by the tests of the layouts on ggml's integer path ({@link AffineInt4Tiles}, {@link NmSparseInt4Tiles}). */
 final class IntegerPathTesting {
     private IntegerPathTesting() {
+    }
+
+    /**
+     * The 4-bit specs a layout of width {@code cols} is tested with: groups of 32, 64, 96 and 128 where they divide
+     * cols (asymmetric with F16 scales and symmetric with F32), per row, per tensor.
+     */
+    static AffineSpec[] int4Specs(int cols) {
+        java.util.List<AffineSpec> s = new java.util.ArrayList<>();
+        for (int g : new int[] {32, 64, 96, 128}) {
+            if (cols % g == 0) {
+                s.add(AffineSpec.groupsAlongIn(4, g, false).withScaleType(DType.F16));
+                s.add(AffineSpec.groupsAlongIn(4, g, true));
+            }
+        }
+        s.add(AffineSpec.perOutputChannel(4, false));
+        s.add(AffineSpec.perTensor(4, true).withScaleType(DType.F16));
+        return s.toArray(new AffineSpec[0]);
     }
 
     /** x̂: x through ggml's Q8_0 reference encoder and back. */

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Arrays;
 import java.util.Random;
-import lowbit.tensor.DType;
 import lowbit.tensor.parallel.Parallel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
@@ -31,19 +30,6 @@ class NmSparseInt4TilesTest {
     @AfterEach
     void restoreThreads() {
         Parallel.setParallelism(Runtime.getRuntime().availableProcessors());
-    }
-
-    private static AffineSpec[] specs(int cols) {
-        java.util.List<AffineSpec> s = new java.util.ArrayList<>();
-        for (int g : new int[] {32, 64, 96, 128}) {
-            if (cols % g == 0) {
-                s.add(AffineSpec.groupsAlongIn(4, g, false).withScaleType(DType.F16));
-                s.add(AffineSpec.groupsAlongIn(4, g, true));
-            }
-        }
-        s.add(AffineSpec.perOutputChannel(4, false));
-        s.add(AffineSpec.perTensor(4, true).withScaleType(DType.F16));
-        return s.toArray(new AffineSpec[0]);
     }
 
     /** A random int4 + 2:4 matrix: codes (extremes 0 and 15 included), two sorted positions per group of 4. */
@@ -128,7 +114,7 @@ class NmSparseInt4TilesTest {
         Random rnd = new Random(SEED);
         for (int[] shape : SHAPES) {
             int rows = shape[0], cols = shape[1];
-            for (AffineSpec spec : specs(cols)) {
+            for (AffineSpec spec : IntegerPathTesting.int4Specs(cols)) {
                 NmSparseAffine src = random(rnd, rows, cols, spec);
                 NmSparseInt4Tiles t = NmSparseInt4Tiles.of(src);
                 String what = t.describe() + " [" + rows + ", " + cols + "] seed " + SEED;
