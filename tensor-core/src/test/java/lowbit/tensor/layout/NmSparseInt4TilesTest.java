@@ -172,6 +172,42 @@ class NmSparseInt4TilesTest {
         }
     }
 
+    /** Outliers of the source are kept and honoured (at pruned and at kept positions). */
+    @Test
+    void outliersOverrideTheirPositions() {
+        Random rnd = new Random(SEED + 3);
+        int rows = 20, cols = 128;
+        NmSparseAffine plainSrc = random(rnd, rows, cols, AffineSpec.groupsAlongIn(4, 64, false));
+        int[] or = {0, 0, 7, 19};
+        int[] oc = {3, 127, 64, 0};
+        float[] ov = {12.5f, -3f, 0.25f, 100f};
+        NmSparseAffine src = plainSrc.withOutliers(Outliers.of(rows, cols, or, oc, ov, lowbit.tensor.DType.F32));
+        NmSparseInt4Tiles t = NmSparseInt4Tiles.of(src);
+        assertThat(t.outliers().count()).isEqualTo(4);
+        float[] wHat = t.dequantize();
+        assertThat(wHat).isEqualTo(src.dequantize());
+        assertThat(wHat[19 * cols]).isEqualTo(100f);
+        float[] x = gaussian(rnd, cols);
+        float[] y = new float[rows];
+        t.gemv(x, null, y);
+        float[] base = new float[rows];
+        t.withOutliers(Outliers.none(rows, cols)).gemv(x, null, base);
+        float[] plain = plainSrc.dequantize();
+        for (int r = 0; r < rows; r++) {
+            double want = base[r];
+            double mag = Math.abs(base[r]);
+            for (int i = 0; i < or.length; i++) {
+                if (or[i] == r) {
+                    double delta = (double) ov[i] - plain[r * cols + oc[i]];
+                    want += delta * x[oc[i]];
+                    mag += Math.abs(delta * x[oc[i]]);
+                }
+            }
+            // two roundings per outlier (its float δ and the product-add) over at most 2 outliers per row
+            assertThat(Math.abs(y[r] - want)).as("row %d", r).isLessThanOrEqualTo(5 * 0x1p-24 * mag + 1e-30);
+        }
+    }
+
     @Test
     void badInputIsRejectedByName() {
         Random rnd = new Random(SEED + 2);
