@@ -33,36 +33,18 @@ class AffineInt4TilesTest {
         Parallel.setParallelism(Runtime.getRuntime().availableProcessors());
     }
 
-    /** Asserts the integer-path bounds (class comment) for X row i of the product. */
+    /** Asserts the integer-path bounds (class comment) for every X row of the product. */
     private static void assertIntegerProduct(AffineTesting.Instance in, float[] x, int n, float[] bias, float[] y,
             String what) {
         int rows = in.rows(), cols = in.cols();
-        int groups = in.groupsPerRow();
-        int m = cols / 32 + groups + 3;
-        double gamma = m * 0x1p-24 / (1 - m * 0x1p-24);
-        float[] w = in.weights();
-        for (int i = 0; i < n; i++) {
-            double[] xh = IntegerPathTesting.q8(x, i * cols, cols);
-            for (int r = 0; r < rows; r++) {
-                double withHat = 0, exact = 0, mag = 0, quant = 0;
-                for (int c = 0; c < cols; c++) {
-                    double wv = w[r * cols + c];
-                    double xv = x[i * cols + c];
-                    withHat += wv * xh[c];
-                    exact += wv * xv;
-                    mag += Math.abs(in.scale(r, c)) * (in.codes()[r * cols + c] + in.zero(r, c)) * Math.abs(xh[c]);
-                    quant += Math.abs(wv) * Math.abs(xv - xh[c]);
-                }
-                double b = bias == null ? 0 : bias[r];
-                double got = y[i * rows + r] - b;
-                // the bias is added last in float: one more rounding of the sum
-                double bound = gamma * mag + 0x1p-24 * (Math.abs(withHat) + Math.abs(b) + gamma * mag) + 1e-30;
-                assertThat(Math.abs(got - withHat)).as("%s: y[%d][%d] = %s vs Ŵ·x̂ = %s (bound %s)", what, i, r, got,
-                        withHat, bound).isLessThanOrEqualTo(bound);
-                assertThat(Math.abs(got - exact)).as("%s: y[%d][%d] vs Ŵ·x", what, i, r)
-                        .isLessThanOrEqualTo(quant + bound);
+        double[] mag = new double[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                mag[r * cols + c] = Math.abs(in.scale(r, c)) * (in.codes()[r * cols + c] + in.zero(r, c));
             }
         }
+        IntegerPathTesting.assertIntegerProduct(in.weights(), mag, rows, cols, cols / 32 + in.groupsPerRow() + 3, x, n,
+                bias, y, what);
     }
 
     @Test
@@ -155,19 +137,7 @@ class AffineInt4TilesTest {
         float[] base = new float[rows];
         t.withOutliers(Outliers.none(rows, cols)).gemv(x, null, base);
         float[] plain = in.weights();
-        for (int r = 0; r < rows; r++) {
-            double want = base[r];
-            double mag = Math.abs(base[r]);
-            for (int i = 0; i < or.length; i++) {
-                if (or[i] == r) {
-                    double delta = (double) ov[i] - plain[r * cols + oc[i]];
-                    want += delta * x[oc[i]];
-                    mag += Math.abs(delta * x[oc[i]]);
-                }
-            }
-            // two roundings per outlier (its float δ and the product-add) over at most 2 outliers per row
-            assertThat(Math.abs(y[r] - want)).as("row %d", r).isLessThanOrEqualTo(5 * 0x1p-24 * mag + 1e-30);
-        }
+        IntegerPathTesting.assertOutliersAdded(plain, rows, cols, or, oc, ov, x, base, y);
     }
 
     @Test

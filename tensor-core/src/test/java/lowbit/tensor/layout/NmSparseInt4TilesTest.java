@@ -74,39 +74,13 @@ class NmSparseInt4TilesTest {
     private static void assertIntegerProduct(NmSparseAffine src, NmSparseInt4Tiles t, float[] x, int n, float[] bias,
             float[] y, String what) {
         int rows = src.rows(), cols = src.cols();
-        int m = cols / 32 + cols / t.group() + 3;
-        double gamma = m * 0x1p-24 / (1 - m * 0x1p-24);
         float[] w = src.dequantize();
-        // |s·(q − z)| per weight, from the tiles' own code accessors and the source's grid
-        double[] mags = new double[rows * cols];
-        for (int r = 0; r < rows; r++) {
-            for (int k = 0; k < cols / 2; k++) {
-                int c = 4 * (k / 2) + t.index(r, k);
-                mags[r * cols + c] = Math.abs((double) w[r * cols + c]);
-            }
+        double[] mag = new double[w.length];
+        for (int i = 0; i < w.length; i++) {
+            mag[i] = Math.abs((double) w[i]) * (1 + 0x1p-24); // |s·(q − z)| ≤ (1 + u)·|fl(s·(q − z))|
         }
-        for (int i = 0; i < n; i++) {
-            double[] xh = IntegerPathTesting.q8(x, i * cols, cols);
-            for (int r = 0; r < rows; r++) {
-                double withHat = 0, exact = 0, mag = 0, quant = 0;
-                for (int c = 0; c < cols; c++) {
-                    double wv = w[r * cols + c];
-                    double xv = x[i * cols + c];
-                    withHat += wv * xh[c];
-                    exact += wv * xv;
-                    // |fl(s·(q − z))| ≤ (1 + u)·|s·(q − z)|: the bound's magnitude from Ŵ, one u wider
-                    mag += mags[r * cols + c] * (1 + 0x1p-24) * Math.abs(xh[c]);
-                    quant += Math.abs(wv) * Math.abs(xv - xh[c]);
-                }
-                double b = bias == null ? 0 : bias[r];
-                double got = y[i * rows + r] - b;
-                double bound = gamma * mag + 0x1p-24 * (Math.abs(withHat) + Math.abs(b) + gamma * mag) + 1e-30;
-                assertThat(Math.abs(got - withHat)).as("%s: y[%d][%d] = %s vs Ŵ·x̂ = %s (bound %s)", what, i, r, got,
-                        withHat, bound).isLessThanOrEqualTo(bound);
-                assertThat(Math.abs(got - exact)).as("%s: y[%d][%d] vs Ŵ·x", what, i, r)
-                        .isLessThanOrEqualTo(quant + bound);
-            }
-        }
+        IntegerPathTesting.assertIntegerProduct(w, mag, rows, cols, cols / 32 + cols / t.group() + 3, x, n, bias, y,
+                what);
     }
 
     @Test
@@ -193,19 +167,7 @@ class NmSparseInt4TilesTest {
         float[] base = new float[rows];
         t.withOutliers(Outliers.none(rows, cols)).gemv(x, null, base);
         float[] plain = plainSrc.dequantize();
-        for (int r = 0; r < rows; r++) {
-            double want = base[r];
-            double mag = Math.abs(base[r]);
-            for (int i = 0; i < or.length; i++) {
-                if (or[i] == r) {
-                    double delta = (double) ov[i] - plain[r * cols + oc[i]];
-                    want += delta * x[oc[i]];
-                    mag += Math.abs(delta * x[oc[i]]);
-                }
-            }
-            // two roundings per outlier (its float δ and the product-add) over at most 2 outliers per row
-            assertThat(Math.abs(y[r] - want)).as("row %d", r).isLessThanOrEqualTo(5 * 0x1p-24 * mag + 1e-30);
-        }
+        IntegerPathTesting.assertOutliersAdded(plain, rows, cols, or, oc, ov, x, base, y);
     }
 
     @Test
