@@ -77,7 +77,7 @@ class NmSparseInt4TilesTest {
         float[] w = src.dequantize();
         double[] mag = new double[w.length];
         for (int i = 0; i < w.length; i++) {
-            mag[i] = Math.abs((double) w[i]) * (1 + 0x1p-24); // |s·(q − z)| ≤ (1 + u)·|fl(s·(q − z))|
+            mag[i] = Math.abs((double) w[i]) * (1 + 0x1p-23); // |s·(q − z)| ≤ |fl(s·(q − z))|/(1 − u)
         }
         IntegerPathTesting.assertIntegerProduct(w, mag, rows, cols, cols / 32 + cols / t.group() + 3, x, n, bias, y,
                 what);
