@@ -128,6 +128,17 @@ class NmSparseInt4TilesTest {
         }
     }
 
+    /** {@code vectorized()} follows the width the build forces (the simd-128/256/512 and scalar test runs). */
+    @Test
+    void vectorizedTellsTheWidth() {
+        String expect = System.getProperty("lowbit.expect.vector.bits");
+        if (expect != null) {
+            assertThat(NmSparseInt4Tiles.vectorized()).as("expected width %s", expect).isEqualTo(expect.equals("512"));
+        }
+        assertThat(NmSparseInt4Tiles.vectorized()).isEqualTo(
+                lowbit.tensor.simd.VectorizationProvider.get().vectorBitSize() == 512);
+    }
+
     @Test
     void threadCountsGiveTheSameBits() {
         Random rnd = new Random(SEED + 1);
