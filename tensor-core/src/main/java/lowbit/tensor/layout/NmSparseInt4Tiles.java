@@ -37,7 +37,7 @@ import lowbit.tensor.simd.VectorizationProvider;
  * <p>Inputs with NaN or ±∞ are rejected (Q8_0 cannot represent them); use the source {@link NmSparseAffine} for a
  * product that propagates them.
  *
- * <p><b>Vector widths.</b> The Vector API kernel runs at 512 bits (AVX-512); at 128 and 256 bits (NEON, AVX2) and in
+ * <p><b>Vector widths.</b> Vector API kernels run at 512 and 256 bits (AVX-512, AVX2); at 128 bits (NEON) and in
  * scalar mode the products run the scalar twin, with the same bits but far slower than {@link NmSparseAffine}'s
  * vector kernel: check {@link #vectorized()} before choosing this layout for speed.
  */
@@ -161,9 +161,10 @@ public final class NmSparseInt4Tiles extends AbstractQuantizedMatrix {
         return new NmSparseInt4Tiles(rows, cols, spec, group, dst, idx, scales, zeros, w.outliers());
     }
 
-    /** Whether the products run a vector kernel here (512-bit vectors), not the scalar twin. */
+    /** Whether the products run a vector kernel here (512- or 256-bit vectors), not the scalar twin. */
     public static boolean vectorized() {
-        return VectorizationProvider.get().vectorBitSize() == 512;
+        int bits = VectorizationProvider.get().vectorBitSize();
+        return bits == 512 || bits == 256;
     }
 
     /** Number of tiles of {@code rows} rows. */

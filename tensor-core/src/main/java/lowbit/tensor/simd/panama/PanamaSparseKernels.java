@@ -475,9 +475,12 @@ final class PanamaSparseKernels implements SparseKernels {
     public void gemvNm24Int4Tiles(MemorySegment codes, long codeOff, long[] idx, int idxOff, int tiles, int nBlocks,
             int groupBlocks, float[] scales, int sOff, short[] zeros, int zOff, long[] act, int actOff, float[] d,
             int dOff, float[] y, int yOff, int rows) {
-        if (PanamaNm24Int4Tiles.supported()) {
+        if (Species.BITS == 512) {
             PanamaNm24Int4Tiles.gemv(codes, codeOff, idx, idxOff, tiles, nBlocks, groupBlocks, scales, sOff, zeros, zOff,
                     act, actOff, d, dOff, y, yOff, rows);
+        } else if (Species.BITS == 256) {
+            PanamaNm24Int4Tiles256.gemv(codes, codeOff, idx, idxOff, tiles, nBlocks, groupBlocks, scales, sOff, zeros,
+                    zOff, act, actOff, d, dOff, y, yOff, rows);
         } else {
             SCALAR.gemvNm24Int4Tiles(codes, codeOff, idx, idxOff, tiles, nBlocks, groupBlocks, scales, sOff, zeros,
                     zOff, act, actOff, d, dOff, y, yOff, rows);
