@@ -37,9 +37,9 @@ import lowbit.tensor.simd.VectorizationProvider;
  * <p>Inputs with NaN or ±∞ are rejected (Q8_0 cannot represent them); use the source {@link NmSparseAffine} for a
  * product that propagates them.
  *
- * <p><b>Vector widths.</b> Vector API kernels run at 512 and 256 bits (AVX-512, AVX2); at 128 bits (NEON) and in
- * scalar mode the products run the scalar twin, with the same bits but far slower than {@link NmSparseAffine}'s
- * vector kernel: check {@link #vectorized()} before choosing this layout for speed.
+ * <p><b>Vector widths.</b> Vector API kernels run at 512, 256 and 128 bits (AVX-512, AVX2, NEON/SSE); in scalar mode
+ * (no Vector API) the products run the scalar twin, with the same bits but far slower: {@link #vectorized()} says
+ * which.
  */
 public final class NmSparseInt4Tiles extends AbstractQuantizedMatrix {
     /** Rows per tile. */
@@ -161,10 +161,10 @@ public final class NmSparseInt4Tiles extends AbstractQuantizedMatrix {
         return new NmSparseInt4Tiles(rows, cols, spec, group, dst, idx, scales, zeros, w.outliers());
     }
 
-    /** Whether the products run a vector kernel here (512- or 256-bit vectors), not the scalar twin. */
+    /** Whether the products run a vector kernel here (512-, 256- or 128-bit vectors), not the scalar twin. */
     public static boolean vectorized() {
         int bits = VectorizationProvider.get().vectorBitSize();
-        return bits == 512 || bits == 256;
+        return bits == 512 || bits == 256 || bits == 128;
     }
 
     /** Number of tiles of {@code rows} rows. */

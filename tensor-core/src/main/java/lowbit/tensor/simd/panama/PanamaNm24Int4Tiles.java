@@ -13,9 +13,10 @@ import jdk.incubator.vector.VectorSpecies;
 import lowbit.tensor.simd.SparseKernels;
 
 /**
- * {@link SparseKernels#gemvNm24Int4Tiles} at 512 bits ({@link PanamaNm24Int4Tiles256} at 256, the scalar twin at
- * 128): one 32-lane short vector is a tile's 16 rows × the two kept values of a group of four columns, so a 32-byte
- * code chunk widened to shorts gives two groups (low and high nibbles) and no lane ever moves between rows.
+ * {@link SparseKernels#gemvNm24Int4Tiles} at 512 bits ({@link PanamaNm24Int4Tiles256} at 256,
+ * {@link PanamaNm24Int4Tiles128} at 128): one 32-lane short vector is a tile's 16 rows × the two kept values of a
+ * group of four columns, so a 32-byte code chunk widened to shorts gives two groups (low and high nibbles) and no
+ * lane ever moves between rows.
  *
  * <p>Per group: the index word broadcast to every 64-bit lane and shifted right by 2·(l/4) in lane l (one variable
  * 16-bit shift) leaves the lane's 2-bit index in its low bits; the group's four activation codes broadcast the same

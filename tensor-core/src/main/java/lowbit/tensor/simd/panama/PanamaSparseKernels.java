@@ -481,6 +481,9 @@ final class PanamaSparseKernels implements SparseKernels {
         } else if (Species.BITS == 256) {
             PanamaNm24Int4Tiles256.gemv(codes, codeOff, idx, idxOff, tiles, nBlocks, groupBlocks, scales, sOff, zeros,
                     zOff, act, actOff, d, dOff, y, yOff, rows);
+        } else if (Species.BITS == 128) {
+            PanamaNm24Int4Tiles128.gemv(codes, codeOff, idx, idxOff, tiles, nBlocks, groupBlocks, scales, sOff, zeros,
+                    zOff, act, actOff, d, dOff, y, yOff, rows);
         } else {
             SCALAR.gemvNm24Int4Tiles(codes, codeOff, idx, idxOff, tiles, nBlocks, groupBlocks, scales, sOff, zeros,
                     zOff, act, actOff, d, dOff, y, yOff, rows);
