@@ -47,6 +47,8 @@ final class PanamaHalfGemv {
     private static final VectorSpecies<Short> H = HalfLanes.H;
     private static final int L = F.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** The magnitude bits of a half in every lane. */
+    private static final ShortVector MAGNITUDES = ShortVector.broadcast(H, HalfLanes.MAGNITUDE);
     /** x is scaled by this so that the unbiased half bits ({@link HalfLanes#f16Unbiased}) need no re-biasing. */
     private static final float X_SCALE = HalfLanes.UNBIAS;
     /** Largest |x| whose scaled value is finite. */
@@ -168,8 +170,6 @@ final class PanamaHalfGemv {
         return m.max(h0.or(h1).or(h2).or(h3).and(MAGNITUDES));
     }
 
-    private static final ShortVector MAGNITUDES = ShortVector.broadcast(H, HalfLanes.MAGNITUDE);
-
     /** Whether one of rows o0, o0 + ld, .. o0 + 3·ld holds an Inf or NaN half in its first {@code bound} columns. */
     private static boolean anySpecial(short[] w, int o0, int ld, int bound) {
         ShortVector m = ShortVector.zero(H);
@@ -194,7 +194,7 @@ final class PanamaHalfGemv {
 
     /** m lane-wise max the magnitude bits of h. */
     private static ShortVector magnitudes(ShortVector m, ShortVector h) {
-        return m.max(h.and(HalfLanes.MAGNITUDE));
+        return m.max(h.and(MAGNITUDES));
     }
 
     /** The halves at element index e of a little-endian segment. */
