@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Objects;
+import lowbit.tensor.PackedInts;
 import lowbit.tensor.ggml.GgmlType;
 import lowbit.tensor.ggml.Interleaved;
 import lowbit.tensor.simd.GgmlKernels;
@@ -125,28 +126,31 @@ public final class NmSparseInt4Tiles extends AbstractQuantizedMatrix {
         long[] idx = new long[(int) words];
         float[] scales = new float[(int) grid];
         short[] zeros = new short[(int) (2 * grid)];
-        int[] q = w.codes();
-        int[] in = w.indices();
         float[] ws = w.scales();
         int[] wz = w.zeros();
         int kept = w.keptPerRow();
         int stride = spec.granularity() == AffineSpec.Granularity.PER_TENSOR ? 0 : spec.scaleCols(cols);
         int zc = spec.symmetricZero();
+        // one row of codes and indices at a time (the whole matrix unpacked to ints would be 8 bytes per kept value)
+        long codeRowBytes = PackedInts.byteSize(kept, 4);
+        long idxRowBytes = PackedInts.byteSize(kept, 2);
+        int[] q = new int[kept];
+        int[] in = new int[kept];
         for (int r = 0; r < rows; r++) {
             int t = r / TILE_ROWS;
             int tr = r % TILE_ROWS;
+            PackedInts.unpack(w.packedCodes().asSlice(r * codeRowBytes, codeRowBytes), 0, 4, false, q, 0, kept);
+            PackedInts.unpack(w.packedIndices().asSlice(r * idxRowBytes, idxRowBytes), 0, 2, false, in, 0, kept);
             for (int b = 0; b < nb; b++) {
                 long blk = (t * (long) nb + b) * CODE_BYTES;
                 int io = (t * nb + b) * WORDS;
-                for (int k = 0; k < 16; k++) {
-                    int kk = r * kept + 16 * b + k;
-                    int g4 = k >> 1;
-                    int lane = 16 * (k & 1) + tr;
-                    long at = blk + 32 * (g4 >> 1) + lane;
-                    byte old = dst.get(ValueLayout.JAVA_BYTE, at);
-                    int code = q[kk];
-                    dst.set(ValueLayout.JAVA_BYTE, at, (byte) ((g4 & 1) == 0 ? (old & 0xF0) | code : (old & 0x0F) | code << 4));
-                    idx[io + g4] |= (long) in[kk] << (16 * (lane & 3) + 2 * (lane >> 2));
+                for (int kb = 0; kb < 16; kb++) {
+                    int lane = SparseKernels.nm24Lane(tr, kb);
+                    long at = blk + SparseKernels.nm24CodeByte(kb, lane);
+                    int old = dst.get(ValueLayout.JAVA_BYTE, at);
+                    int code = q[16 * b + kb];
+                    dst.set(ValueLayout.JAVA_BYTE, at, (byte) ((kb & 2) == 0 ? (old & 0xF0) | code : (old & 0x0F) | code << 4));
+                    idx[io + kb / 2] |= (long) in[16 * b + kb] << SparseKernels.nm24IndexBit(lane);
                 }
             }
             for (int g = 0; g < groups; g++) {
@@ -186,18 +190,27 @@ public final class NmSparseInt4Tiles extends AbstractQuantizedMatrix {
     public int code(int r, int k) {
         Objects.checkIndex(r, rows());
         Objects.checkIndex(k, cols() / 2);
-        int b = k >> 4, kb = k & 15, g4 = kb >> 1, lane = 16 * (kb & 1) + r % TILE_ROWS;
-        int v = codes.get(ValueLayout.JAVA_BYTE, ((r / TILE_ROWS) * (long) nb + b) * CODE_BYTES + 32 * (g4 >> 1) + lane);
-        return ((g4 & 1) == 0 ? v : v >> 4) & 0xF;
+        return codeAt(r, k);
     }
 
     /** In-group index (0..3) of kept value k of row r. */
     public int index(int r, int k) {
         Objects.checkIndex(r, rows());
         Objects.checkIndex(k, cols() / 2);
-        int b = k >> 4, kb = k & 15, g4 = kb >> 1, lane = 16 * (kb & 1) + r % TILE_ROWS;
-        long word = idx[((r / TILE_ROWS) * nb + b) * WORDS + g4];
-        return (int) (word >>> (16 * (lane & 3) + 2 * (lane >> 2))) & 3;
+        return indexAt(r, k);
+    }
+
+    private int codeAt(int r, int k) {
+        int kb = k & 15;
+        long blk = ((r / TILE_ROWS) * (long) nb + (k >> 4)) * CODE_BYTES;
+        int v = codes.get(ValueLayout.JAVA_BYTE, blk + SparseKernels.nm24CodeByte(kb, SparseKernels.nm24Lane(r % TILE_ROWS, kb)));
+        return SparseKernels.nm24Code(v, kb);
+    }
+
+    private int indexAt(int r, int k) {
+        int kb = k & 15;
+        long word = idx[((r / TILE_ROWS) * nb + (k >> 4)) * WORDS + kb / 2];
+        return (int) (word >>> SparseKernels.nm24IndexBit(SparseKernels.nm24Lane(r % TILE_ROWS, kb))) & 3;
     }
 
     @Override
@@ -220,25 +233,15 @@ public final class NmSparseInt4Tiles extends AbstractQuantizedMatrix {
     protected void dequantizeBaseRows(int rowFrom, int rowTo, float[] dst, int dstOff) {
         int cols = cols();
         Arrays.fill(dst, dstOff, dstOff + (rowTo - rowFrom) * cols, 0f);
-        byte[] blockCodes = new byte[CODE_BYTES];
         for (int r = rowFrom; r < rowTo; r++) {
             int o = dstOff + (r - rowFrom) * cols;
             int t = r / TILE_ROWS;
             int tr = r % TILE_ROWS;
-            for (int b = 0; b < nb; b++) {
-                MemorySegment.copy(codes, ValueLayout.JAVA_BYTE, (t * (long) nb + b) * CODE_BYTES, blockCodes, 0,
-                        CODE_BYTES);
-                int g = b / groupBlocks;
+            for (int k = 0; k < cols / 2; k++) {
+                int g = (k >> 4) / groupBlocks;
                 float s = scales[(t * groups + g) * TILE_ROWS + tr];
                 int z = zeros[2 * (t * groups + g) * TILE_ROWS + tr];
-                for (int k = 0; k < 16; k++) {
-                    int g4 = k >> 1, lane = 16 * (k & 1) + tr;
-                    int v = blockCodes[32 * (g4 >> 1) + lane];
-                    int q = ((g4 & 1) == 0 ? v : v >> 4) & 0xF;
-                    long word = idx[(t * nb + b) * WORDS + g4];
-                    int i = (int) (word >>> (16 * (lane & 3) + 2 * (lane >> 2))) & 3;
-                    dst[o + 32 * b + 4 * g4 + i] = s * (q - z);
-                }
+                dst[o + 4 * (k >> 1) + indexAt(r, k)] = s * (codeAt(r, k) - z);
             }
         }
     }

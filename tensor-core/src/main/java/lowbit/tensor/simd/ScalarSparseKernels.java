@@ -105,16 +105,11 @@ public final class ScalarSparseKernels implements SparseKernels {
     public static int nm24TileBlockDot(MemorySegment codes, long blk, long[] idx, int io, long[] act, int ao, int r,
             int z) {
         int s = 0;
-        for (int group = 0; group < 8; group++) {
-            long word = idx[io + group];
-            long a = act[ao + group];
-            for (int p = 0; p < 2; p++) {
-                int lane = 16 * p + r;
-                int i = (int) (word >>> (16 * (lane & 3) + 2 * (lane >> 2))) & 3;
-                int v = codes.get(java.lang.foreign.ValueLayout.JAVA_BYTE, blk + 32 * (group >> 1) + lane);
-                int q = ((group & 1) == 0 ? v : v >> 4) & 0xF;
-                s += (q - z) * (short) (a >>> (16 * i));
-            }
+        for (int kb = 0; kb < 16; kb++) {
+            int lane = SparseKernels.nm24Lane(r, kb);
+            int i = (int) (idx[io + kb / 2] >>> SparseKernels.nm24IndexBit(lane)) & 3;
+            int v = codes.get(java.lang.foreign.ValueLayout.JAVA_BYTE, blk + SparseKernels.nm24CodeByte(kb, lane));
+            s += (SparseKernels.nm24Code(v, kb) - z) * (short) (act[ao + kb / 2] >>> (16 * i));
         }
         return s;
     }

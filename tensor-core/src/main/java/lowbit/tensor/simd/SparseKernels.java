@@ -55,6 +55,29 @@ public interface SparseKernels {
     int NM24_TILE_INDEX_WORDS = 8;
 
     /**
+     * The lane (0..31) of kept value {@code kb} (0..15, in block order) of tile row {@code r} (0..15) in its group's
+     * code chunk and index word ({@link #gemvNm24Int4Tiles}): row r at position kb mod 2.
+     */
+    static int nm24Lane(int r, int kb) {
+        return 16 * (kb & 1) + r;
+    }
+
+    /** The byte (0..127) of a block's codes that holds kept value {@code kb} of {@code lane}: chunk kb/4, byte lane. */
+    static int nm24CodeByte(int kb, int lane) {
+        return 32 * (kb >> 2) + lane;
+    }
+
+    /** Kept value {@code kb}'s code in its code byte {@code v}: the low nibble for an even group kb/2, else the high. */
+    static int nm24Code(int v, int kb) {
+        return ((kb & 2) == 0 ? v : v >> 4) & 0xF;
+    }
+
+    /** The bit of a group's index word where {@code lane}'s 2-bit in-group index starts. */
+    static int nm24IndexBit(int lane) {
+        return 16 * (lane & 3) + 2 * (lane >> 2);
+    }
+
+    /**
      * {@code y = Ŵ·x̂} over 16-row int4 + 2:4 tiles ({@code lowbit.tensor.layout.NmSparseInt4Tiles}), x̂ the input
      * quantized to Q8_0: block b (32 columns) has int8 codes a and scale {@code d[dOff + b]}; {@code act[actOff + j]}
      * holds the four codes of columns 4j..4j+3 as 16-bit lanes (column 4j + i in bits [16i, 16i + 16)).
