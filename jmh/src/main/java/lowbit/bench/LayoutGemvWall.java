@@ -10,6 +10,7 @@ import lowbit.tensor.ggml.GgmlOps;
 import lowbit.tensor.ggml.GgmlType;
 import lowbit.tensor.ggml.KQuantInterleaved;
 import lowbit.tensor.layout.AffineInt4Tiles;
+import lowbit.tensor.layout.Codebook4Tiles;
 import lowbit.tensor.layout.GgmlMatrix;
 import lowbit.tensor.layout.GroupwiseAffine;
 import lowbit.tensor.layout.Nf4;
@@ -18,7 +19,7 @@ import lowbit.tensor.parallel.Parallel;
 /**
  * The quantized-layout GEMVs of issue 4 against the streaming read, all in one JVM, alternating round by round, by
  * wall clock: Q4_0 and Q8_0 (16-row interleaved), Q4_K (interleaved tiles), int4 g128 asym F16 on the float kernel
- * and on the integer path ({@link AffineInt4Tiles}), NF4 b64. Every GEMV is warmed up on its real shape first (as an
+ * and on the integer path ({@link AffineInt4Tiles}), NF4 b64 row-major and in 16-row tiles ({@link Codebook4Tiles}). Every GEMV is warmed up on its real shape first (as an
  * application would), unlike the JMH benchmarks, which compile on a 64×512 twin ({@link JitWarmup}).
  *
  * <p>Per round each case runs {@code iters} GEMVs back to back, then the 256 MiB stream is read once. Printed: best
@@ -88,10 +89,17 @@ public final class LayoutGemvWall {
                 bytes.put("int4 g128 tiles (Q8_0 x)", tiles.byteSize());
             }
         }
-        if (wanted.test("NF4 b64")) {
+        if (wanted.test("NF4 b64") || wanted.test("NF4 b64 tiles")) {
             Nf4 nf4 = LayoutGemvBench.randomNf4(arena, rows, cols, false, r);
-            ops.put("NF4 b64", () -> nf4.gemv(x, null, y));
-            bytes.put("NF4 b64", LayoutGemvBench.bytesRead(nf4));
+            if (wanted.test("NF4 b64")) {
+                ops.put("NF4 b64", () -> nf4.gemv(x, null, y));
+                bytes.put("NF4 b64", LayoutGemvBench.bytesRead(nf4));
+            }
+            if (wanted.test("NF4 b64 tiles")) {
+                Codebook4Tiles tiles = nf4.tiles();
+                ops.put("NF4 b64 tiles", () -> tiles.gemv(x, null, y));
+                bytes.put("NF4 b64 tiles", tiles.byteSize());
+            }
         }
         StreamingRead stream = new StreamingRead(arena);
 

@@ -63,4 +63,38 @@ public final class ScalarCodebookKernels implements CodebookKernels {
             y[yOff + r] = acc;
         }
     }
+
+    /** The code of W[r, c] in a tiled matrix of {@code cols} columns ({@link CodebookKernels#tileByte}). */
+    public static int tileCode(MemorySegment tiles, int cols, int r, int c) {
+        int b = tiles.get(ValueLayout.JAVA_BYTE, CodebookKernels.tileByte(cols, r, c));
+        return (b >>> CodebookKernels.tileNibbleShift(c)) & 0xF;
+    }
+
+    /** The order of {@link CodebookKernels#gemvTiles}, written out per row. */
+    @Override
+    public void gemvTiles(MemorySegment tiles, float[] table, int cols, int blockSize, float[] absmax, int tileFrom,
+            int tileTo, int rows, float[] x, int xOff, float[] y, int yOff, boolean fma) {
+        int blocks = cols / blockSize;
+        int r0 = tileFrom * TILE_ROWS;
+        int r1 = Math.min(rows, tileTo * TILE_ROWS);
+        for (int r = r0; r < r1; r++) {
+            int ai = (r / TILE_ROWS * blocks) * TILE_ROWS + r % TILE_ROWS;
+            float even = 0f;
+            float odd = 0f;
+            for (int b = 0; b < blocks; b++) {
+                float e = 0f;
+                float o = 0f;
+                for (int c = b * blockSize; c < (b + 1) * blockSize; c += 2) {
+                    float we = table[tileCode(tiles, cols, r, c)];
+                    float wo = table[tileCode(tiles, cols, r, c + 1)];
+                    e = fma ? Math.fma(we, x[xOff + c], e) : e + we * x[xOff + c];
+                    o = fma ? Math.fma(wo, x[xOff + c + 1], o) : o + wo * x[xOff + c + 1];
+                }
+                float a = absmax[ai + b * TILE_ROWS];
+                even = fma ? Math.fma(e, a, even) : even + e * a;
+                odd = fma ? Math.fma(o, a, odd) : odd + o * a;
+            }
+            y[yOff + r - r0] = even + odd;
+        }
+    }
 }

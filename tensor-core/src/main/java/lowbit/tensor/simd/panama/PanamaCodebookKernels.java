@@ -304,4 +304,15 @@ final class PanamaCodebookKernels implements CodebookKernels {
         PanamaNibbleKernels.codebookGemv(codes, table, cols, blockSize, absmax, blockOff, xp, xpOff, rowFrom, rowTo, y,
                 yOff, this);
     }
+
+    @Override
+    public void gemvTiles(MemorySegment tiles, float[] table, int cols, int blockSize, float[] absmax, int tileFrom,
+            int tileTo, int rows, float[] x, int xOff, float[] y, int yOff, boolean fma) {
+        PanamaCodebook4Tiles.gemv(tiles, table, cols, blockSize, absmax, tileFrom, tileTo, rows, x, xOff, y, yOff, fma);
+    }
+
+    @Override
+    public boolean tilesVectorized() {
+        return PanamaCodebook4Tiles.vectorized();
+    }
 }
