@@ -3,6 +3,7 @@ package lowbit.tensor.layout;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Objects;
 import lowbit.tensor.simd.CodebookKernels;
 import lowbit.tensor.simd.ScalarCodebookKernels;
@@ -34,6 +35,8 @@ public final class Codebook4Tiles extends AbstractQuantizedMatrix {
     /** Rows per tile. */
     public static final int TILE_ROWS = CodebookKernels.TILE_ROWS;
     private static final CodebookKernels K = VectorizationProvider.get().codebooks();
+    /** A row's 32-bit word of an 8-column chunk (little-endian, 4-byte aligned in the 64-byte-aligned tiles). */
+    private static final ValueLayout.OfInt WORD = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final String type;
     private final float[] table;
@@ -102,14 +105,14 @@ public final class Codebook4Tiles extends AbstractQuantizedMatrix {
             }
             long base = CodebookKernels.tileByte(cols, r, 0);
             for (int j = 0; j < words.length; j++) {
-                dst.set(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN),
-                        base + (long) CodebookKernels.TILE_CHUNK_BYTES * j, words[j]);
+                dst.set(WORD, base + (long) CodebookKernels.TILE_CHUNK_BYTES * j, words[j]);
             }
             for (int b = 0; b < blocks; b++) {
                 a[absmaxIndex(r, b, blocks)] = src[r * blocks + b];
             }
         }
-        return new Codebook4Tiles(rows, cols, w.typeName(), w.codebook(), bs, w.isDoubleQuantized(), dst, a, w.outliers());
+        return new Codebook4Tiles(rows, cols, w.typeName(), w.codebook(), bs, w.isDoubleQuantized(), dst, a,
+                w.outliers());
     }
 
     private static int absmaxIndex(int r, int block, int blocks) {
@@ -171,16 +174,22 @@ public final class Codebook4Tiles extends AbstractQuantizedMatrix {
         return new Codebook4Tiles(rows(), cols(), type, table, blockSize, doubleQuantized, tiles, absmax, outliers);
     }
 
+    /** Row by row, one 32-bit word (8 codes) at a time. */
     @Override
     protected void dequantizeBaseRows(int rowFrom, int rowTo, float[] dst, int dstOff) {
         int cols = cols();
         int blocks = cols / blockSize;
         for (int r = rowFrom; r < rowTo; r++) {
             int o = dstOff + (r - rowFrom) * cols;
+            long word = CodebookKernels.tileByte(cols, r, 0);
             for (int b = 0; b < blocks; b++) {
                 float m = absmax[absmaxIndex(r, b, blocks)];
-                for (int c = b * blockSize; c < (b + 1) * blockSize; c++) {
-                    dst[o + c] = table[ScalarCodebookKernels.tileCode(tiles, cols, r, c)] * m;
+                int end = (b + 1) * blockSize;
+                for (int c = b * blockSize; c < end; c += 8, word += CodebookKernels.TILE_CHUNK_BYTES) {
+                    int v = tiles.get(WORD, word);
+                    for (int k = 0; k < 8; k++) {
+                        dst[o + c + k] = table[(v >>> (4 * k)) & 0xF] * m;
+                    }
                 }
             }
         }

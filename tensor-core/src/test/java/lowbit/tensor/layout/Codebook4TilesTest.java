@@ -120,7 +120,8 @@ class Codebook4TilesTest {
                     float[] xb = gaussianX(rnd, big * cols);
                     float[] yb = new float[big * rows];
                     t.gemm(xb, big, null, yb);
-                    IntegerPathTesting.assertFloatGemm(w, rows, cols, xb, big, new float[rows], yb, what + " gemm n " + big);
+                    IntegerPathTesting.assertFloatGemm(w, rows, cols, xb, big, new float[rows], yb,
+                            what + " gemm n " + big);
                 }
             }
         }
@@ -217,7 +218,8 @@ class Codebook4TilesTest {
         assertThatThrownBy(() -> Codebook4Tiles.of(odd)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("multiple of 8, got 12");
         Codebook4Tiles ok = Nf4.encode(AffineTesting.gaussian(rnd, 4 * 64), 4, 64, 64, false).tiles();
-        assertThatThrownBy(() -> ok.gemv(new float[63], null, new float[4])).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> ok.gemv(new float[63], null, new float[4]))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("x has 63 elements, expected 64");
         assertThatThrownBy(() -> ok.code(4, 0)).isInstanceOf(IndexOutOfBoundsException.class);
     }

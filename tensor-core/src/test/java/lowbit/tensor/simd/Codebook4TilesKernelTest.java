@@ -106,7 +106,8 @@ class Codebook4TilesKernelTest {
                             int tileTo = tileFrom + 1 + rnd.nextInt(tiles - tileFrom);
                             int yOff = rnd.nextInt(4);
                             int n = Math.min(rows, 16 * tileTo) - 16 * tileFrom;
-                            for (boolean fma : new boolean[] {ScalarGgmlKernels.FAST_FMA, !ScalarGgmlKernels.FAST_FMA}) {
+                            boolean fast = ScalarGgmlKernels.FAST_FMA;
+                            for (boolean fma : new boolean[] {fast, !fast}) {
                                 float[] want = new float[yOff + n + 2];
                                 float[] twin = want.clone();
                                 float[] got = want.clone();
