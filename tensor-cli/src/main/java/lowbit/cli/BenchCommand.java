@@ -12,8 +12,10 @@ import lowbit.tensor.DType;
 import lowbit.tensor.Fp16;
 import lowbit.tensor.ggml.GgmlType;
 import lowbit.tensor.layout.AffineSpec;
+import lowbit.tensor.layout.Codebook4Tiles;
 import lowbit.tensor.layout.GgmlMatrix;
 import lowbit.tensor.layout.GroupwiseAffine;
+import lowbit.tensor.layout.Nf4;
 import lowbit.tensor.layout.QuantizedMatrix;
 import lowbit.tensor.linalg.Gemm;
 import lowbit.tensor.linalg.Gemv;
@@ -82,7 +84,7 @@ final class BenchCommand extends BaseCommand {
                 + "streaming read of " + streamMib + " MiB measured just before it). JMH (module jmh; ./lowbit bench "
                 + "REGEX in the repository) is the reference; these are a quick look.");
         List<Result> results = new ArrayList<>();
-        Progress p = Progress.of(this, "bench", 8);
+        Progress p = Progress.of(this, "bench", 9);
         try (Arena arena = Arena.ofShared()) {
             long streamBytes = (long) streamMib << 20;
             MemorySegment stream = arena.allocate(streamBytes, 64);
@@ -123,6 +125,11 @@ final class BenchCommand extends BaseCommand {
             GgmlMatrix q4 = randomGgml(GgmlType.Q4_0, arena, rnd);
             results.add(gemv("ggml Q4_0 GEMV", shape, q4.byteSize(), () -> q4.gemv(x, null, y), read));
             p.step("Q4_0 GEMV");
+            Nf4 nf4 = Nf4.encode(w, rows, cols, Nf4.DEFAULT_BLOCK_SIZE, false);
+            results.add(gemv("NF4 b64 GEMV", shape, nf4.byteSize(), () -> nf4.gemv(x, null, y), read));
+            Codebook4Tiles nf4Tiles = nf4.tiles();
+            results.add(gemv("NF4 b64 tiles GEMV", shape, nf4Tiles.byteSize(), () -> nf4Tiles.gemv(x, null, y), read));
+            p.step("NF4 GEMV");
 
             int n = gemm;
             float[] a = new float[n * n];

@@ -9,7 +9,8 @@ class BenchTest {
     void smallRunPrintsEveryKernelAndTheBaseline() {
         Cli.Run r = Cli.run("bench", "--rows", "64", "--cols", "256", "--gemm", "32", "--repeats", "3", "--stream-mib", "16").ok();
         for (String k : new String[] {"streaming read (baseline)", "F32 GEMV", "int8 g128 sym F16 GEMV",
-            "int4 g128 asym F16 GEMV", "ggml Q8_0 GEMV", "ggml Q4_0 GEMV", "F32 GEMM", "int4 g128 GEMM"}) {
+            "int4 g128 asym F16 GEMV", "ggml Q8_0 GEMV", "ggml Q4_0 GEMV", "NF4 b64 GEMV", "NF4 b64 tiles GEMV", "F32 GEMM",
+            "int4 g128 GEMM"}) {
             assertThat(r.out()).contains("| " + k);
         }
         assertThat(r.out()).contains("JMH").contains("is the reference");
