@@ -114,6 +114,38 @@ class GemmTest {
         }
     }
 
+    /**
+     * From three k-slices on, the slices before the last accumulate in a packed copy of the C tiles and only the last
+     * writes C (with α, β·C): k = 1100 is five slices; m and n leave edge tiles, n crosses a column block.
+     */
+    @Test
+    void manyKSlicesGoThroughPackedC() {
+        Random rnd = new Random(SEED + 4);
+        try (Arena arena = Arena.ofShared()) {
+            float[][] ab = {{1f, 0f}, {-0.75f, 1f}, {1.5f, -0.5f}};
+            for (int t = 0; t < 4; t++) {
+                for (float[] scal : ab) {
+                    check(rnd, arena, DType.F32, (t & 1) != 0, (t & 2) != 0, 37, 1030, 1100, scal[0], scal[1]);
+                }
+            }
+            check(rnd, arena, DType.BF16, false, true, 9, 70, 769, 1f, 0.5f);
+        }
+        int m = 29, n = 300, k = 1100;
+        float[] a = DenseTesting.floats(rnd, m * k, 1f);
+        float[] b = DenseTesting.floats(rnd, n * k, 1f);
+        float[] c0 = DenseTesting.floats(rnd, m * n, 1f);
+        float[] first = null;
+        for (int threads : new int[] {1, 2, 3}) {
+            Parallel.setParallelism(threads);
+            float[] c = c0.clone();
+            Gemm.gemm(false, true, m, n, k, 0.5f, a, 0, k, b, 0, k, -1f, c, 0, n);
+            if (first == null) {
+                first = c;
+            }
+            assertThat(c).as("packed C, %d threads vs 1", threads).isEqualTo(first);
+        }
+    }
+
     @Test
     void smallBatchPathForEveryWeightType() {
         Random rnd = new Random(SEED + 2);

@@ -64,7 +64,7 @@ class PackedWeightTest {
     void packedLinearMatchesTheTwinAndTheUnpackedGemm() {
         Random rnd = new Random(SEED);
         int[][] shapes = {{1, 1, 1}, {1, 33, 17}, {5, 64, 300}, {8, 31, 7}, {9, 65, 300}, {17, 100, 257}, {40, 33, 513},
-                {3, 5, 0}, {0, 7, 9}};
+                {3, 5, 0}, {0, 7, 9}, {21, 77, 1100}, {12, 64, 1100}};
         for (int[] s : shapes) {
             int n = s[0], out = s[1], in = s[2];
             float[] x = DenseTesting.floats(rnd, n * in, 2f);
@@ -141,15 +141,16 @@ class PackedWeightTest {
     @Test
     void threadCountDoesNotChangeTheResult() {
         Random rnd = new Random(SEED + 3);
-        for (int n : new int[] {3, 40}) {
-            int out = 1100, in = 70;
+        for (int[] shape : new int[][] {{3, 70}, {40, 70}, {40, 1100}}) { // in = 1100: packed C (five k-slices)
+            int n = shape[0], out = 1100, in = shape[1];
             float[] x = DenseTesting.floats(rnd, n * in, 1f);
             float[] w = DenseTesting.floats(rnd, out * in, 1f);
+            float[] bias = in > 512 ? DenseTesting.floats(rnd, out, 1f) : null;
             float[] first = null;
             for (int threads : new int[] {1, 2, 3}) {
                 Parallel.setParallelism(threads);
                 float[] y = new float[n * out];
-                Gemm.linear(x, n, PackedWeight.of(w, out, in), null, y);
+                Gemm.linear(x, n, PackedWeight.of(w, out, in), bias, y);
                 if (first == null) {
                     first = y;
                 }
