@@ -26,9 +26,9 @@ import lowbit.tensor.parallel.Parallel;
  * tile in a packed copy of C (tile after tile in the order the kernel visits them) and only the last slice writes C,
  * as α·P + bias or α·P + β·C: C's strided tile rows are then touched once instead of once per slice (see
  * {@link #packedC}; 2048³ ran 1.18–1.22× faster on one thread, 1.08–1.11× on two). The packed copy is the calling
- * thread's scratch, at most {@value #PACKED_C_MAX} floats (m·NC for {@link #gemm}, m·n for {@link #gemmPacked});
- * larger products write C every slice. Both paths are deterministic and shared by the packed and unpacked B, so
- * the pre-packed path still gives the bits of packing on the fly.
+ * thread's scratch, m·NC floats (one block of columns) up to {@value #PACKED_C_MAX}; taller products write C every
+ * slice. The choice depends only on (m, n, k), and both B paths make the same one, so the pre-packed path still
+ * gives the bits of packing on the fly.
  */
 final class PanamaGemm {
     static final VectorSpecies<Float> F = Species.F;
@@ -42,6 +42,12 @@ final class PanamaGemm {
     static final int KC = 256;
     /** Rows of op(A) per packed block. */
     static final int MC = 256;
+    /**
+     * Rows of op(A) per packed block on packed C: with C no longer in the way, a taller A block (512 KiB at KC) halves
+     * how often the B panels stream by (X[512, 4096]·Wᵀ with a packed W 1.10× faster on one thread, 2048³ 1.05×; on
+     * the direct path the same change cost MiniLM's two-slice shapes up to 10 %).
+     */
+    static final int MC_PACKED = 512;
     /** Columns of C per task (a multiple of NR at every width). */
     static final int NC = 1024;
     /**
@@ -105,12 +111,12 @@ final class PanamaGemm {
         int threads = 2.0 * m * n * k < 4e6 || !b.shareable() ? 1 : Parallel.parallelism();
         int mPanels = ceilDiv(m, MR);
         float[][] callerBuffers = SCRATCH.get();
+        int slice = sliceDepth(k);
+        float[] cp = packedC(callerBuffers, m, n, k);
         for (int j0 = 0; j0 < n; j0 += NC) {
             int j1 = Math.min(n, j0 + NC);
             int panels = ceilDiv(j1 - j0, NR);
-            Tiling t = Tiling.of(mPanels, panels, threads);
-            int slice = sliceDepth(k);
-            float[] cp = packedC(callerBuffers, t, k, slice);
+            Tiling t = Tiling.of(mPanels, panels, threads, cp == null ? MC : MC_PACKED);
             for (int p0 = 0; p0 < k; p0 += slice) {
                 int kc = Math.min(slice, k - p0);
                 float[] bp = scratch(callerBuffers, 0, kc * panels * NR);
@@ -134,9 +140,9 @@ final class PanamaGemm {
      * {@code C = α·A·Bᵀ + bias + β·C} with B [n, k] already packed in panels of {@link #NR} columns spanning all of k
      * ({@link #packPanels(WeightSource, int, int)}): no packing of B, and a task runs every k-slice of its tile of C
      * in order, so the result has the same bits as {@link #gemm} on the unpacked B. A non-null {@code bias} [n]
-     * (added to every row; β must then be 0) enters the first k-slice's epilogue in place of β·C, which gives the
-     * same bits as filling C with the bias and running with β = 1, without that pass over C and without reading C in
-     * the first slice.
+     * (added to every row; β must then be 0) enters the first k-slice's epilogue in place of β·C (the last one's on
+     * packed C), which gives the same bits as filling C with the bias and running with β = 1, without that pass
+     * over C and without reading C.
      */
     static void gemmPacked(int m, int n, int k, float alpha, float[] a, int aOff, int lda, float[] bp, float[] bias,
             float beta, float[] c, int cOff, int ldc) {
@@ -158,22 +164,35 @@ final class PanamaGemm {
             return;
         }
         int threads = 2.0 * m * n * k < 4e6 ? 1 : Parallel.parallelism();
-        int panels = ceilDiv(n, NR);
-        Tiling t = Tiling.of(ceilDiv(m, MR), panels, threads);
+        int mPanels = ceilDiv(m, MR);
         int slice = sliceDepth(k);
-        float[] cp = packedC(SCRATCH.get(), t, k, slice);
-        forTasks(t, threads, (i0, i1, q0, q1) -> {
-            for (int p0 = 0; p0 < k; p0 += slice) {
-                int kc = Math.min(slice, k - p0);
-                if (cp == null) {
+        float[] cp = packedC(SCRATCH.get(), m, n, k);
+        if (cp == null) {
+            Tiling t = Tiling.of(mPanels, ceilDiv(n, NR), threads, MC);
+            forTasks(t, threads, (i0, i1, q0, q1) -> {
+                for (int p0 = 0; p0 < k; p0 += slice) {
+                    int kc = Math.min(slice, k - p0);
                     compute(false, a, aOff, lda, m, i0, i1, p0, kc, bp, p0 * NR, k * NR, q0, q1, 0, n, alpha,
                             p0 == 0 ? bias : null, p0 == 0 ? beta : 1f, c, cOff, ldc);
-                } else { // the bias and β·C enter the last slice's epilogue
-                    computePacked(false, a, aOff, lda, m, i0, i1, p0, kc, bp, p0 * NR, k * NR, q0, q1, 0, n, alpha,
-                            bias, beta, c, cOff, ldc, cp, cpBase(t, i0, i1, q0), stage(cp, p0, kc, k));
                 }
-            }
-        });
+            });
+            return;
+        }
+        // packed C: blocks of NC columns as in gemm (the packed copy holds one block); the bias and β·C enter the
+        // last slice's epilogue
+        for (int j0 = 0; j0 < n; j0 += NC) {
+            int j1 = Math.min(n, j0 + NC);
+            int jb0 = j0;
+            int bBlock = j0 / NR * k * NR;
+            Tiling t = Tiling.of(mPanels, ceilDiv(j1 - j0, NR), threads, MC_PACKED);
+            forTasks(t, threads, (i0, i1, q0, q1) -> {
+                for (int p0 = 0; p0 < k; p0 += slice) {
+                    int kc = Math.min(slice, k - p0);
+                    computePacked(false, a, aOff, lda, m, i0, i1, p0, kc, bp, bBlock + p0 * NR, k * NR, q0, q1, jb0,
+                            j1, alpha, bias, beta, c, cOff, ldc, cp, cpBase(t, i0, i1, q0), stage(cp, p0, kc, k));
+                }
+            });
+        }
     }
 
     /**
@@ -213,9 +232,9 @@ final class PanamaGemm {
      * with 4, and 16 were 4–6 % slower than 8 (wall clock, same-JVM alternation, 2026-12-02).
      */
     private record Tiling(int m, int rowsPerBlock, int rowBlocks, int panels, int panelsPerGroup, int groups) {
-        static Tiling of(int mPanels, int panels, int threads) {
-            int rowBlocks = threads == 1 ? ceilDiv(mPanels * MR, MC)
-                    : Math.max(ceilDiv(mPanels * MR, MC), Math.min(mPanels, 4 * threads));
+        static Tiling of(int mPanels, int panels, int threads, int mc) {
+            int rowBlocks = threads == 1 ? ceilDiv(mPanels * MR, mc)
+                    : Math.max(ceilDiv(mPanels * MR, mc), Math.min(mPanels, 4 * threads));
             int panelsPerRowBlock = ceilDiv(mPanels, rowBlocks);
             rowBlocks = ceilDiv(mPanels, panelsPerRowBlock);
             int groups = threads == 1 ? 1 : Math.max(1, Math.min(panels, ceilDiv(2 * threads, rowBlocks)));
@@ -326,11 +345,11 @@ final class PanamaGemm {
             return;
         }
         float[][] buffers = SCRATCH.get();
-        float[] ap = scratch(buffers, 1, kc * Math.min(MC, ceilDiv(i1 - i0, MR) * MR));
+        float[] ap = scratch(buffers, 1, kc * Math.min(MC_PACKED, ceilDiv(i1 - i0, MR) * MR));
         int[] aIdx = transA || L >= MR ? null : gatherMap(MR, lda);
         float addTo = stage == FIRST ? 0f : 1f;
-        for (int ic = i0; ic < i1; ic += MC) {
-            int mc = Math.min(MC, i1 - ic);
+        for (int ic = i0; ic < i1; ic += MC_PACKED) {
+            int mc = Math.min(MC_PACKED, i1 - ic);
             int aPanels = ceilDiv(mc, MR);
             for (int s = 0; s < aPanels; s++) {
                 int i = ic + s * MR;
@@ -372,9 +391,9 @@ final class PanamaGemm {
      * 8·NR floats are contiguous and follow the previous call's, a sequential stream (154–157 GFLOP/s cold in the same
      * loop); C itself is then written once, by the last slice.
      */
-    private static float[] packedC(float[][] buffers, Tiling t, int k, int slice) {
-        long floats = (long) t.m() * t.panels() * NR;
-        if (ceilDiv(k, slice) < PACKED_C_SLICES || floats > PACKED_C_MAX) {
+    private static float[] packedC(float[][] buffers, int m, int n, int k) {
+        long floats = (long) ceilDiv(m, MR) * MR * Math.min(ceilDiv(n, NR) * NR, NC);
+        if (ceilDiv(k, sliceDepth(k)) < PACKED_C_SLICES || floats > PACKED_C_MAX) {
             return null;
         }
         return scratch(buffers, 3, (int) floats);
