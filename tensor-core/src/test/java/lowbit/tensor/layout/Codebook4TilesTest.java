@@ -33,7 +33,7 @@ class Codebook4TilesTest {
     }
 
     private static Codebook4Matrix encode(boolean nf4, float[] w, int rows, int cols, int block, boolean dq) {
-        return nf4 ? Nf4.encode(w, rows, cols, block, dq) : Fp4.encode(w, rows, cols, block, dq);
+        return CodebookTesting.encode(nf4, w, rows, cols, block, dq);
     }
 
     private static float[] gaussianX(Random rnd, int n) {
@@ -46,21 +46,7 @@ class Codebook4TilesTest {
 
     private static void assertWithinBound(float[] w, int rows, int cols, int block, float[] x, float[] y, int n,
             String what) {
-        int m = block / 2 + cols / block + 1;
-        double gamma = m * 0x1p-24 / (1 - m * 0x1p-24);
-        for (int i = 0; i < n; i++) {
-            for (int r = 0; r < rows; r++) {
-                double exact = 0;
-                double abs = 0;
-                for (int c = 0; c < cols; c++) {
-                    double t = (double) w[r * cols + c] * x[i * cols + c];
-                    exact += t;
-                    abs += Math.abs(t);
-                }
-                assertThat((double) y[i * rows + r]).as("%s Y[%d, %d]", what, i, r)
-                        .isCloseTo(exact, org.assertj.core.data.Offset.offset(gamma * abs + Float.MIN_NORMAL));
-            }
-        }
+        CodebookTesting.assertWithinGamma(w, rows, cols, x, n, y, block / 2 + cols / block + 1, what);
     }
 
     @Test

@@ -316,11 +316,7 @@ final class PanamaGemm {
         int[] aIdx = transA || L >= MR ? null : gatherMap(MR, lda); // only the 128-bit packA gathers
         for (int ic = i0; ic < i1; ic += MC) {
             int mc = Math.min(MC, i1 - ic);
-            int aPanels = ceilDiv(mc, MR);
-            for (int s = 0; s < aPanels; s++) {
-                int i = ic + s * MR;
-                packA(transA, a, aOff, lda, i, Math.min(MR, ic + mc - i), p0, kc, ap, s * kc * MR, aIdx);
-            }
+            int aPanels = packBlock(transA, a, aOff, lda, ic, mc, p0, kc, ap, aIdx);
             for (int q = q0; q < q1; q++) {
                 int j = j0 + q * NR;
                 int nr = Math.min(NR, j1 - j);
@@ -358,11 +354,7 @@ final class PanamaGemm {
         float addTo = stage == FIRST ? 0f : 1f;
         for (int ic = i0; ic < i1; ic += MC_PACKED) {
             int mc = Math.min(MC_PACKED, i1 - ic);
-            int aPanels = ceilDiv(mc, MR);
-            for (int s = 0; s < aPanels; s++) {
-                int i = ic + s * MR;
-                packA(transA, a, aOff, lda, i, Math.min(MR, ic + mc - i), p0, kc, ap, s * kc * MR, aIdx);
-            }
+            int aPanels = packBlock(transA, a, aOff, lda, ic, mc, p0, kc, ap, aIdx);
             for (int q = q0; q < q1; q++) {
                 int j = j0 + q * NR;
                 int nr = Math.min(NR, j1 - j);
@@ -382,6 +374,17 @@ final class PanamaGemm {
                 }
             }
         }
+    }
+
+    /** Packs rows [ic, ic + mc) of op(A), k-slice [p0, p0 + kc), as micro-panels into ap; returns their count. */
+    private static int packBlock(boolean transA, float[] a, int aOff, int lda, int ic, int mc, int p0, int kc,
+            float[] ap, int[] aIdx) {
+        int aPanels = ceilDiv(mc, MR);
+        for (int s = 0; s < aPanels; s++) {
+            int i = ic + s * MR;
+            packA(transA, a, aOff, lda, i, Math.min(MR, ic + mc - i), p0, kc, ap, s * kc * MR, aIdx);
+        }
+        return aPanels;
     }
 
     /** {@link #compute} stages: C written by every slice, or the first / a middle / the last slice on packed C. */
