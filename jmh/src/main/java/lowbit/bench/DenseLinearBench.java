@@ -4,6 +4,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import lowbit.tensor.DType;
 import lowbit.tensor.linalg.Gemm;
+import lowbit.tensor.linalg.PackedWeight;
 import lowbit.tensor.parallel.Parallel;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -21,7 +22,9 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Batched linear layer Y = X·Wᵀ for X [n, in] and W [out, in] in F32/F16/BF16, n ∈ {1, 8, 512}, 1 or 2 threads.
  * FLOPs = 2·n·out·in; n ≤ 8 is bandwidth-bound (bytes(W)/time), n = 512 compute-bound (compare with numpy's
- * {@code X @ W.T} from {@code jmh/numpy_sgemm.py}).
+ * {@code X @ W.T} from {@code jmh/numpy_sgemm.py}). {@code linear_packed} (F32 only) multiplies by a W packed once in
+ * setup ({@link PackedWeight}, as {@code lowbit.nn.Linear} holds it), the others pack W's panels on every call, as
+ * OpenBLAS does.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -44,6 +47,7 @@ public class DenseLinearBench {
     private int in;
     private DType type;
     private float[] w32;
+    private PackedWeight packed;
     private short[] w16;
     private float[] x;
     private float[] y;
@@ -72,6 +76,7 @@ public class DenseLinearBench {
             x[i] = r.nextFloat() - 0.5f;
         }
         y = new float[n * out];
+        packed = type == DType.F32 ? PackedWeight.of(w32, out, in) : null;
         Parallel.setParallelism(threads);
     }
 
@@ -82,6 +87,15 @@ public class DenseLinearBench {
         } else {
             Gemm.linear(x, n, in, w16, type, out, null, y);
         }
+        return y;
+    }
+
+    @Benchmark
+    public float[] linear_packed() {
+        if (packed == null) {
+            throw new IllegalStateException("linear_packed measures F32 weights only, got " + dtype);
+        }
+        Gemm.linear(x, n, packed, null, y);
         return y;
     }
 }
