@@ -116,6 +116,27 @@ final class PanamaGemm {
         for (int j0 = 0; j0 < n; j0 += NC) {
             int j1 = Math.min(n, j0 + NC);
             int panels = ceilDiv(j1 - j0, NR);
+            if (cp != null && threads > 1 && j1 - j0 >= m) {
+                // a block at least as wide as C is tall: each task packs the B panels of its own group, slice by
+                // slice, in its thread's scratch, and runs all the slices (no B panel crosses cores, and there is no
+                // barrier per slice); the same kernels in the same order as below, so the same bits
+                Tiling t = Tiling.of(mPanels, panels, threads, MC_PACKED, false);
+                int jb0 = j0;
+                forTasks(t, threads, (i0, i1, q0, q1) -> {
+                    float[] bp = scratch(SCRATCH.get(), 0, slice * (q1 - q0) * NR);
+                    for (int p0 = 0; p0 < k; p0 += slice) {
+                        int kc = Math.min(slice, k - p0);
+                        for (int q = q0; q < q1; q++) {
+                            int j = jb0 + q * NR;
+                            b.pack(transB, j, Math.min(NR, j1 - j), p0, kc, NR, bp, (q - q0) * kc * NR);
+                        }
+                        computePacked(transA, a, aOff, lda, m, i0, i1, p0, kc, bp, -q0 * kc * NR, kc * NR, q0, q1,
+                                jb0, j1, alpha, null, beta, c, cOff, ldc, cp, cpBase(t, i0, i1, q0),
+                                stage(cp, p0, kc, k));
+                    }
+                });
+                continue;
+            }
             Tiling t = Tiling.of(mPanels, panels, threads, cp == null ? MC : MC_PACKED);
             for (int p0 = 0; p0 < k; p0 += slice) {
                 int kc = Math.min(slice, k - p0);
