@@ -24,10 +24,6 @@ class Codebook4MatrixTest {
         Parallel.setParallelism(Runtime.getRuntime().availableProcessors());
     }
 
-    private static Codebook4Matrix encode(boolean nf4, float[] w, int rows, int cols, int block, boolean dq) {
-        return CodebookTesting.encode(nf4, w, rows, cols, block, dq);
-    }
-
     /** Ŵ from the codes, the codebook and the absmax (decoded independently of the kernels). */
     private static float[] reference(Codebook4Matrix m) {
         int[] q = m.codes();
@@ -58,7 +54,7 @@ class Codebook4MatrixTest {
                     String what = (nf4 ? "nf4" : "fp4") + " " + rows + "x" + cols + " b" + block + " dq " + dq
                             + " seed " + SEED;
                     float[] w = AffineTesting.gaussian(rnd, rows * cols);
-                    Codebook4Matrix m = encode(nf4, w, rows, cols, block, dq);
+                    Codebook4Matrix m = CodebookTesting.encode(nf4, w, rows, cols, block, dq);
                     float[] ref = reference(m);
                     assertThat(m.dequantize()).as(what).containsExactly(ref);
                     float[] part = new float[2 * cols];

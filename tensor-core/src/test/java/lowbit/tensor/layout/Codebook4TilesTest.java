@@ -32,10 +32,6 @@ class Codebook4TilesTest {
         Parallel.setParallelism(Runtime.getRuntime().availableProcessors());
     }
 
-    private static Codebook4Matrix encode(boolean nf4, float[] w, int rows, int cols, int block, boolean dq) {
-        return CodebookTesting.encode(nf4, w, rows, cols, block, dq);
-    }
-
     private static float[] gaussianX(Random rnd, int n) {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {
@@ -63,7 +59,8 @@ class Codebook4TilesTest {
                 for (boolean dq : new boolean[] {false, true}) {
                     String what = (nf4 ? "nf4" : "fp4") + " " + rows + "x" + cols + " b" + block + " dq " + dq
                             + " seed " + SEED;
-                    Codebook4Matrix src = encode(nf4, AffineTesting.gaussian(rnd, rows * cols), rows, cols, block, dq);
+                    float[] gauss = AffineTesting.gaussian(rnd, rows * cols);
+                    Codebook4Matrix src = CodebookTesting.encode(nf4, gauss, rows, cols, block, dq);
                     Codebook4Tiles t = src.tiles();
                     float[] w = src.dequantize();
                     float[] a = src.absmax();
