@@ -129,6 +129,10 @@ class GemmTest {
                 }
             }
             check(rnd, arena, DType.BF16, false, true, 9, 70, 769, 1f, 0.5f);
+            for (DType type : new DType[] {DType.F16, DType.BF16}) { // large enough for every thread to take part
+                check(rnd, arena, type, false, true, 20, 600, 700, 1f, 0f);
+                check(rnd, arena, type, true, false, 21, 90, 700, -0.5f, 1f);
+            }
         }
         int m = 29, n = 300, k = 1100;
         float[] a = DenseTesting.floats(rnd, m * k, 1f);
