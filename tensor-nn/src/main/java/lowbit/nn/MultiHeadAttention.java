@@ -77,7 +77,7 @@ public final class MultiHeadAttention {
             fused(q, k, v, batch, seqQ, seqK, heads, hidden, d, scale, mask, out);
             return;
         }
-        Parallel.forRange(0, (long) batch * heads, 1, (t0, t1) -> {
+        Parallel.forRange(0, (long) batch * heads, grain(batch, heads), (t0, t1) -> {
             float[] s = new float[seqQ * seqK];
             for (long t = t0; t < t1; t++) {
                 int b = (int) (t / heads), h = (int) (t % heads);
@@ -93,6 +93,17 @@ public final class MultiHeadAttention {
     }
 
     /**
+     * (batch item, head) pairs per parallel chunk: up to a batch item's heads, as long as every thread gets about four
+     * chunks. Each chunk allocates its scratch once; one chunk per head made that allocation (and its zeroing) cost
+     * as much as the 16-token heads of MiniLM themselves (32 sentences × 12 heads: 1.6× faster with a batch item per
+     * chunk on one thread, 1.9× on two). The result does not depend on the chunks.
+     */
+    private static long grain(int batch, int heads) {
+        long pairs = (long) batch * heads;
+        return Math.max(1, Math.min(heads, pairs / (4L * Parallel.parallelism())));
+    }
+
+    /**
      * Short sequences: each (batch item, head) is one {@link AttentionHead} call (scores, mask, softmax and the
      * weighted sum of values fused, no product dispatched on its own); the mask is handed over as an additive bias
      * (a key mask's row shared by the queries, a full mask's rows, the causal mask materialised once).
@@ -105,7 +116,7 @@ public final class MultiHeadAttention {
             mask.apply(causal, 0, seqQ, seqK);
         }
         float[] biasAll = causal;
-        Parallel.forRange(0, (long) batch * heads, 1, (t0, t1) -> {
+        Parallel.forRange(0, (long) batch * heads, grain(batch, heads), (t0, t1) -> {
             float[] scratch = new float[AttentionHead.scratchLength(seqK, d)];
             for (long t = t0; t < t1; t++) {
                 int b = (int) (t / heads), h = (int) (t % heads);
