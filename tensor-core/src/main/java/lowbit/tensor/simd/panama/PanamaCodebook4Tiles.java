@@ -44,10 +44,7 @@ final class PanamaCodebook4Tiles {
             SCALAR.gemvTiles(tiles, table, cols, blockSize, absmax, tileFrom, tileTo, rows, x, xOff, y, yOff, fma);
             return;
         }
-        int[] bits = new int[16];
-        for (int i = 0; i < 16; i++) {
-            bits[i] = Float.floatToRawIntBits(table[i]);
-        }
+        int[] bits = PanamaCodebookKernels.tableBits(table);
         int blocks = cols / blockSize;
         long tileBytes = 8L * cols;
         float[] out = new float[2 * L];
@@ -89,10 +86,10 @@ final class PanamaCodebook4Tiles {
     private static void pair(MemorySegment w, long cb0, long cb1, float[] absmax, int ab0, int ab1, int blocks,
             int blockSize, float[] x, int xOff, int[] bits, float[] out) {
         // the table is made here, not passed in: a vector argument of a method C2 does not inline arrives boxed
-        IntVector t0 = IntVector.fromArray(I, bits, 0);
-        IntVector t1 = IntVector.fromArray(I, bits, Math.min(L, 16 - L));
-        IntVector t2 = IntVector.fromArray(I, bits, Math.min(2 * L, 16 - L));
-        IntVector t3 = IntVector.fromArray(I, bits, 16 - L);
+        IntVector t0 = PanamaCodebookKernels.table(bits, 0);
+        IntVector t1 = PanamaCodebookKernels.table(bits, 1);
+        IntVector t2 = PanamaCodebookKernels.table(bits, 2);
+        IntVector t3 = PanamaCodebookKernels.table(bits, 3);
         FloatVector zero = FloatVector.zero(F);
         FloatVector ev0 = zero;
         FloatVector od0 = zero;
@@ -133,17 +130,8 @@ final class PanamaCodebook4Tiles {
         return FMA ? a.fma(b, c) : a.mul(b).add(c);
     }
 
-    /** table[(v >>> s) &amp; 15] per lane (the permutes wrap their indices, which masks the nibble). */
+    /** table[(v >>> s) &amp; 15] per lane ({@link PanamaCodebookKernels#lookup}). */
     private static FloatVector lookup(IntVector v, int s, IntVector t0, IntVector t1, IntVector t2, IntVector t3) {
-        IntVector q = s == 0 ? v : v.lanewise(VectorOperators.LSHR, s);
-        IntVector r;
-        if (L >= 16) {
-            r = q.selectFrom(t0);
-        } else if (L == 8) {
-            r = q.selectFrom(t0, t1);
-        } else {
-            r = q.selectFrom(t0, t1).blend(q.selectFrom(t2, t3), q.and(8).compare(VectorOperators.NE, 0));
-        }
-        return r.reinterpretAsFloats();
+        return PanamaCodebookKernels.lookup(s == 0 ? v : v.lanewise(VectorOperators.LSHR, s), t0, t1, t2, t3);
     }
 }

@@ -61,17 +61,41 @@ final class PanamaCodebookKernels implements CodebookKernels {
         SHIFT = sv;
     }
 
-    /** The table's float bits as {@code max(1, 16 / L)} int vectors. */
-    private static IntVector[] tables(float[] table) {
+    /** The 16 table values' float bits, the source of {@link #table} (and of the tile kernel's tables). */
+    static int[] tableBits(float[] table) {
         int[] bits = new int[16];
         for (int i = 0; i < 16; i++) {
             bits[i] = Float.floatToRawIntBits(table[i]);
         }
-        IntVector[] t = new IntVector[4];
-        for (int k = 0; k < 4; k++) {
-            t[k] = IntVector.fromArray(I, bits, Math.min(k * L, 16 - L));
+        return bits;
+    }
+
+    /** Table vector k (0..3) of {@link #lookup}: lanes from entry min(k·L, 16 − L) of the bits. */
+    static IntVector table(int[] bits, int k) {
+        return IntVector.fromArray(I, bits, Math.min(k * L, 16 - L));
+    }
+
+    /** The four table vectors of {@link #lookup} (the same vector repeated where fewer are needed). */
+    private static IntVector[] tables(float[] table) {
+        int[] bits = tableBits(table);
+        return new IntVector[] {table(bits, 0), table(bits, 1), table(bits, 2), table(bits, 3)};
+    }
+
+    /**
+     * table[q &amp; 15] per lane, the table in t0..t3 ({@link #table}): one permute at 16 lanes, a two-vector permute
+     * at 8, two of those and a blend on bit 3 at 4. The permutes wrap their indices, so bits of q above the nibble
+     * need no mask.
+     */
+    static FloatVector lookup(IntVector q, IntVector t0, IntVector t1, IntVector t2, IntVector t3) {
+        IntVector v;
+        if (L >= 16) {
+            v = q.selectFrom(t0);
+        } else if (L == 8) {
+            v = q.selectFrom(t0, t1);
+        } else {
+            v = q.selectFrom(t0, t1).blend(q.selectFrom(t2, t3), q.and(8).compare(VectorOperators.NE, 0));
         }
-        return t;
+        return v.reinterpretAsFloats();
     }
 
     /** The unit's vector p (shuffle {@code sh}, shifts {@code h}) as table values. */
@@ -79,16 +103,7 @@ final class PanamaCodebookKernels implements CodebookKernels {
             IntVector t1, IntVector t2, IntVector t3) {
         IntVector q = ByteVector.fromMemorySegment(B, codes, off, LE).rearrange(sh).reinterpretAsInts()
                 .lanewise(VectorOperators.LSHR, h).and(15);
-        IntVector v;
-        if (L >= 16) {
-            v = q.selectFrom(t0);
-        } else if (L == 8) {
-            v = q.selectFrom(t0, t1);
-        } else {
-            IntVector q7 = q.and(7);
-            v = q7.selectFrom(t0, t1).blend(q7.selectFrom(t2, t3), q.compare(VectorOperators.GE, 8));
-        }
-        return v.reinterpretAsFloats();
+        return lookup(q, t0, t1, t2, t3);
     }
 
     private static boolean vectorShape(int cols, int blockSize) {

@@ -8,8 +8,9 @@ import lowbit.tensor.parallel.Parallel;
 /**
  * Blocked GEMM {@code C = α·op(A)·op(B) + β·C} in the style of Goto/BLIS: for each block of {@link #NC} columns
  * of C and each slice of {@link #KC} along k, a panel of op(B) is packed (converted to float, {@link #NR} columns
- * per k index, so the micro-kernel reads it contiguously) once, shared by every thread; then tasks over row blocks
- * of C (and, when there are fewer row blocks than twice the threads, over groups of B panels) pack their rows of
+ * per k index, so the micro-kernel reads it contiguously) once, shared by every thread (on packed C with several
+ * threads and a block at least as wide as C is tall, each task packs its own panels instead); then tasks over row
+ * blocks of C (and, when there are fewer row blocks than twice the threads, over groups of B panels) pack their rows of
  * op(A) as micro-panels of {@link #MR} rows (MR values per k index, at most {@link #MC} rows at a time) and run the
  * micro-kernel over the B micro-panels and, innermost, the A micro-panels, so one B micro-panel (KC·NR floats)
  * stays in L1 while the packed A block (MC·KC floats) streams from L2. The register-tiled micro-kernel accumulates
@@ -52,7 +53,7 @@ final class PanamaGemm {
     static final int NC = 1024;
     /**
      * From this many k-slices on, the slices before the last accumulate into a packed copy of the C tiles (see
-     * {@link #compute}) instead of C itself.
+     * {@link #packedC} and {@link #computePacked}) instead of C itself.
      */
     static final int PACKED_C_SLICES = 3;
     /** Largest packed C (floats, 32 MiB) kept per calling thread; larger products write every slice to C. */
@@ -415,7 +416,8 @@ final class PanamaGemm {
     private static final int LAST = 2;
 
     /**
-     * The packed C of a product with these tasks (the caller's scratch), or null when the slices write C directly:
+     * The packed C of an m×n product with inner dimension k (the caller's scratch, one block of at most NC columns),
+     * or null when the slices write C directly:
      * fewer than {@link #PACKED_C_SLICES} slices, or more than {@link #PACKED_C_MAX} floats. Why: each slice's
      * epilogue reads and writes its C tile, MR rows ldc apart; once C is beyond L2 those are 16 cache misses on
      * lines no prefetcher predicts, every slice (in a kernel loop on a C array of 64 MB, the β = 1 epilogue ran at
