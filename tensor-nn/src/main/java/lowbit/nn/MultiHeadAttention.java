@@ -24,6 +24,14 @@ public final class MultiHeadAttention {
     /** Most keys for the fused kernel (its transposed key head and score row live in a small scratch). */
     static final int FUSED_KEYS = 256;
 
+    /**
+     * Largest batch item (its Q, K, V and O rows together, in bytes) that {@link #fused} reads in once, row by row,
+     * before its heads: a quarter of a 1–2 MiB L2, so the heads then run from cache.
+     */
+    static final int WARM_BYTES = 256 * 1024;
+    /** Keeps {@link #warm}'s loads alive (one plain write per parallel chunk; its value means nothing). */
+    private static int warmSink;
+
     private MultiHeadAttention() {
     }
 
@@ -116,11 +124,17 @@ public final class MultiHeadAttention {
             mask.apply(causal, 0, seqQ, seqK);
         }
         float[] biasAll = causal;
+        boolean warm = 8L * (seqQ + seqK) * hidden <= WARM_BYTES;
         Parallel.forRange(0, (long) batch * heads, grain(batch, heads), (t0, t1) -> {
             float[] scratch = new float[AttentionHead.scratchLength(seqK, d)];
+            int sink = 0;
             for (long t = t0; t < t1; t++) {
                 int b = (int) (t / heads), h = (int) (t % heads);
                 int qOff = b * seqQ * hidden + h * d, kOff = b * seqK * hidden + h * d;
+                if (warm && (h == 0 || t == t0)) {
+                    int q0 = b * seqQ * hidden, k0 = b * seqK * hidden;
+                    sink |= warm(q, out, q0, q0 + seqQ * hidden) | warm(k, v, k0, k0 + seqK * hidden);
+                }
                 float[] bias = null;
                 int biasOff = 0, stride = 0;
                 switch (mask.kind) {
@@ -146,7 +160,25 @@ public final class MultiHeadAttention {
                     throw Softmax.noDistribution(row + " of batch item " + b);
                 }
             }
+            warmSink = sink;
         });
+    }
+
+    /**
+     * Reads a and b over [from, to), one float per 64-byte line, in address order, and returns their bits OR'ed
+     * (only to keep the loads). A head reads 2·d floats of each of its rows, rows a whole hidden width apart: in that
+     * order the hardware prefetchers see no stream, and with the Q, K, V just written by the projections (beyond L2
+     * for a batch of MiniLM) each head waited on its cache misses (2.9 µs per 16-token head, against 0.9 µs with the
+     * rows in cache). Java has no prefetch instruction; one sequential pass over the batch item's rows before its
+     * heads brings them in at streaming speed (MiniLM's attention 4.0–4.5 → 2.9–3.2 ms per batch on one thread,
+     * 2.9 → 1.9–2.3 ms on two). Writing O then also hits lines already in cache.
+     */
+    private static int warm(float[] a, float[] b, int from, int to) {
+        int bits = 0;
+        for (int i = from; i < to; i += 16) {
+            bits |= Float.floatToRawIntBits(a[i]) | Float.floatToRawIntBits(b[i]);
+        }
+        return bits;
     }
 
     /** Self-attention (seqQ = seqK = seq) into a new array. */
