@@ -24,9 +24,13 @@ import lowbit.tensor.parallel.Parallel;
  * {@code java --add-modules=jdk.incubator.vector -cp jmh/target/benchmarks.jar lowbit.bench.MiniLmCpuTime [rounds [threads]]}.
  *
  * <p>With {@code threads} &gt; 1 (lowbit's {@link Parallel} and onnxruntime's intra-op threads alike) CPU time no
- * longer measures a batch, so each batch is timed by the wall clock instead, still alternating. (Each side's idle
- * worker threads spin a little after a batch, lowbit's for up to {@link Parallel#DEFAULT_SPIN_MICROS} µs, and would
- * take a core from the other side's next batch: the harness sleeps 20 ms, untimed, before each batch.)
+ * longer measures a batch, so each batch is timed by the wall clock instead, still alternating. Each side's idle
+ * worker threads spin after a batch (lowbit's for up to {@link Parallel#DEFAULT_SPIN_MICROS} µs, onnxruntime's
+ * measured here for 20–30 ms of CPU time) and would take a core from the other side's next batch, so before each
+ * batch the harness waits, untimed, until the process has used no CPU for a 20 ms window (at most 1 s). With a fixed
+ * 20 ms wait, onnxruntime's workers were still spinning through it: lowbit's batches right after an onnxruntime
+ * batch took 44–52 ms against 34–40 ms after its own, while a 256 MiB memory sweep in onnxruntime's place slowed
+ * nothing.
  */
 public final class MiniLmCpuTime {
     private MiniLmCpuTime() {
@@ -42,12 +46,32 @@ public final class MiniLmCpuTime {
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
-    /** With several threads, lets the other engine's spinning workers go idle before a timed batch. */
+    /**
+     * With several threads, waits until the process is idle (no CPU time used in a 20 ms window; the clock counts in
+     * ticks of about 10 ms) so that neither engine's spinning workers run into the other's timed batch; gives up after
+     * 1 s and says so.
+     */
     private static void settle(int threads) throws InterruptedException {
-        if (threads > 1) {
+        if (threads <= 1) {
+            return;
+        }
+        long start = System.nanoTime();
+        while (true) {
+            long cpu = PROCESS.getProcessCpuTime();
             Thread.sleep(20);
+            if (PROCESS.getProcessCpuTime() - cpu < 5_000_000L) {
+                return;
+            }
+            if (System.nanoTime() - start > 1_000_000_000L) {
+                System.err.println("MiniLmCpuTime: the process did not go idle within 1 s before a batch;"
+                        + " the next time may include another thread's work");
+                return;
+            }
         }
     }
+
+    private static final com.sun.management.OperatingSystemMXBean PROCESS =
+            (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
 
     public static void main(String[] args) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 30;
