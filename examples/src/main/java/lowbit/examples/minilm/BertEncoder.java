@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
 import lowbit.nn.AttentionMask;
 import lowbit.nn.Embedding;
 import lowbit.nn.Gelu;
@@ -27,7 +28,10 @@ import lowbit.tensor.simd.FloatOps;
  * ({@link #linearNames()}): {@code layer.L.attention.query|key|value|output} and {@code layer.L.ffn.up|down}; any of
  * them can be replaced ({@link #withWeights}) by a quantized, pruned or adapted weight of the same shape.
  *
- * <p>Immutable and thread-safe; a forward pass allocates its own work arrays.
+ * <p>Immutable and thread-safe. A forward pass needs six work arrays (Q, K, V, the attention context and output
+ * [tokens, hidden], the FFN activations [tokens, intermediate]: 7 MiB for MiniLM's 512-token batch); the encoder
+ * keeps the last pass's set and hands it to the next pass of the same token count, so back-to-back batches do not
+ * allocate (and zero) them again. A pass running while another holds the set allocates its own.
  */
 public final class BertEncoder {
     /** The per-layer Linear roles, in forward order. */
@@ -42,6 +46,25 @@ public final class BertEncoder {
     private final Map<String, Linear> linears;
     private final LayerNorm[] attentionNorms;
     private final LayerNorm[] outputNorms;
+    /** The work arrays of the last finished forward pass (null while a pass holds them). */
+    private final AtomicReference<Workspace> spare = new AtomicReference<>();
+
+    /** One forward pass's work arrays for {@code tokens} rows. */
+    private static final class Workspace {
+        final int tokens;
+        final float[] q, k, v, ctx, a, up;
+
+        Workspace(int tokens, int hidden, int intermediate) {
+            this.tokens = tokens;
+            int nh = Math.multiplyExact(tokens, hidden);
+            q = new float[nh];
+            k = new float[nh];
+            v = new float[nh];
+            ctx = new float[nh];
+            a = new float[nh];
+            up = new float[Math.multiplyExact(tokens, intermediate)];
+        }
+    }
 
     /**
      * @param linears all 6·layers Linear layers by name (see {@link #linearNames()})
@@ -194,8 +217,12 @@ public final class BertEncoder {
             }
         }
         embeddingNorm.forward(x, n, x);
-        float[] q = new float[n * h], k = new float[n * h], v = new float[n * h], ctx = new float[n * h];
-        float[] a = new float[n * h], up = new float[n * config.intermediate()];
+        Workspace ws = spare.getAndSet(null);
+        if (ws == null || ws.tokens != n) {
+            ws = new Workspace(n, h, config.intermediate());
+        }
+        // every array is written in full before it is read in each layer, so a reused set needs no clearing
+        float[] q = ws.q, k = ws.k, v = ws.v, ctx = ws.ctx, a = ws.a, up = ws.up;
         for (int l = 0; l < config.layers(); l++) {
             String p = "layer." + l + ".";
             run(p + "attention.query", x, n, q, observer, mask);
@@ -215,6 +242,7 @@ public final class BertEncoder {
             addInPlace(x, a);
             outputNorms[l].forward(x, n, x);
         }
+        spare.set(ws);
         return x;
     }
 

@@ -85,6 +85,40 @@ class HarnessTest {
         }
     }
 
+    /**
+     * The encoder reuses its work arrays between passes of the same token count: passes of two sizes, interleaved,
+     * in parallel threads, and through a fresh encoder (which cannot have reused anything) give the same bits.
+     */
+    @Test
+    void reusedWorkArraysChangeNothing() throws Exception {
+        List<String> shortOnes = Corpus.evaluation().subList(0, 3), longOnes = Corpus.evaluation().subList(40, 48);
+        // references from encoders that have never run (withWeights builds a new encoder with nothing to reuse)
+        float[][] s0 = model.withEncoder(model.encoder().withWeights(Map.of())).embed(shortOnes);
+        float[][] l0 = model.withEncoder(model.encoder().withWeights(Map.of())).embed(longOnes);
+        assertThat(s0[0]).hasSize(384);
+        MiniLm other = model.withEncoder(model.encoder().withWeights(Map.of()));
+        float[][] l1 = other.embed(longOnes), l2 = other.embed(longOnes); // the second reuses the first's arrays
+        float[][] s1 = other.embed(shortOnes), s2 = other.embed(shortOnes), l3 = other.embed(longOnes);
+        assertThat(l1).isDeepEqualTo(l0);
+        assertThat(l2).isDeepEqualTo(l0);
+        assertThat(l3).isDeepEqualTo(l0);
+        assertThat(s1).isDeepEqualTo(s0);
+        assertThat(s2).isDeepEqualTo(s0);
+        List<java.util.concurrent.Future<float[][]>> runs = new ArrayList<>();
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+        try {
+            for (int i = 0; i < 6; i++) {
+                List<String> texts = i % 2 == 0 ? longOnes : shortOnes;
+                runs.add(pool.submit(() -> other.embed(texts)));
+            }
+            for (int i = 0; i < 6; i++) {
+                assertThat(runs.get(i).get()).isDeepEqualTo(i % 2 == 0 ? l0 : s0);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     @Test
     void identityReplacementScoresOneAndInt8IsNearlyLossless() {
         EmbeddingEvaluation.Score same = eval.score(Map.of("layer.0.ffn.up",
