@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Times numpy's float32 matrix products (OpenBLAS sgemm) for the shapes of DenseGemmBench / DenseLinearBench.
 
-Usage: python3 jmh/numpy_sgemm.py THREADS [--reps R]
+Usage: python3 jmh/numpy_sgemm.py THREADS [--reps R] [--coretype NAME]
 The thread count must be fixed before numpy loads OpenBLAS, so run one process per thread count (threadpoolctl
-is used instead when it is installed). Prints the best and median GFLOP/s over R timed repetitions after a warm-up.
-Unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the calling shell so OpenBLAS picks its own kernel for this CPU.
+is used instead when it is installed). Prints the best and median GFLOP/s over R timed repetitions after a warm-up,
+and first the kernel family OpenBLAS chose ("Core: ...", from OPENBLAS_VERBOSE=2, printed by OpenBLAS itself).
+Without --coretype OpenBLAS picks its kernel from the CPU; --coretype (e.g. SkylakeX) sets OPENBLAS_CORETYPE, which
+matters where its detection falls short (OpenBLAS 0.3.31 runs its AVX2 Haswell kernels on AMD Zen 5, which has
+AVX-512). Unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the calling shell otherwise.
 """
 import os
 import sys
@@ -14,6 +17,10 @@ threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 reps = int(sys.argv[sys.argv.index("--reps") + 1]) if "--reps" in sys.argv else 5
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(threads)
+if "--coretype" in sys.argv:
+    os.environ["OPENBLAS_CORETYPE"] = sys.argv[sys.argv.index("--coretype") + 1]
+os.environ["OPENBLAS_VERBOSE"] = "2"
+sys.stdout.flush()
 
 import numpy as np  # noqa: E402  (after the environment is set)
 
