@@ -6,6 +6,8 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
+import lowbit.tensor.Bf16;
+import lowbit.tensor.DType;
 import lowbit.tensor.ggml.GgmlOps;
 import lowbit.tensor.ggml.GgmlType;
 import lowbit.tensor.ggml.KQuantInterleaved;
@@ -14,12 +16,15 @@ import lowbit.tensor.layout.Codebook4Tiles;
 import lowbit.tensor.layout.GgmlMatrix;
 import lowbit.tensor.layout.GroupwiseAffine;
 import lowbit.tensor.layout.Nf4;
+import lowbit.tensor.linalg.Gemv;
 import lowbit.tensor.parallel.Parallel;
 
 /**
  * The quantized-layout GEMVs of issue 4 against the streaming read, all in one JVM, alternating round by round, by
  * wall clock: Q4_0 and Q8_0 (16-row interleaved), Q4_K (interleaved tiles), int4 g128 asym F16 on the float kernel
- * and on the integer path ({@link AffineInt4Tiles}), NF4 b64 row-major and in 16-row tiles ({@link Codebook4Tiles}). Every GEMV is warmed up on its real shape first (as an
+ * and on the integer path ({@link AffineInt4Tiles}), NF4 b64 row-major and in 16-row tiles ({@link Codebook4Tiles}), and
+ * the dense F32, F16 and BF16 GEMVs of issue 3 (weights N(0, 0.02²) like a trained layer; "vs F32" = best F32 time /
+ * best time). Every GEMV is warmed up on its real shape first (as an
  * application would), unlike the JMH benchmarks, which compile on a 64×512 twin ({@link JitWarmup}).
  *
  * <p>Per round each case runs {@code iters} GEMVs back to back, then the 256 MiB stream is read once. Printed: best
@@ -101,6 +106,31 @@ public final class LayoutGemvWall {
                 bytes.put("NF4 b64 tiles", tiles.byteSize());
             }
         }
+        float[] w32 = null;
+        for (String name : new String[] {"F32 dense", "F16 dense", "BF16 dense"}) {
+            if (!wanted.test(name)) {
+                continue;
+            }
+            if (w32 == null) { // N(0, 0.02²) like a trained layer (and the quantized cases above)
+                w32 = new float[Math.multiplyExact(rows, cols)];
+                for (int i = 0; i < w32.length; i++) {
+                    w32[i] = (float) r.nextGaussian() * 0.02f;
+                }
+            }
+            if (name.startsWith("F32")) {
+                float[] w = w32;
+                ops.put(name, () -> Gemv.multiply(w, rows, cols, x, null, y));
+                bytes.put(name, 4L * w.length);
+            } else {
+                DType type = name.startsWith("F16") ? DType.F16 : DType.BF16;
+                short[] w = new short[w32.length];
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = type == DType.F16 ? Float.floatToFloat16(w32[i]) : Bf16.fromFloat(w32[i]);
+                }
+                ops.put(name, () -> Gemv.multiply(w, type, rows, cols, x, null, y));
+                bytes.put(name, 2L * w.length);
+            }
+        }
         StreamingRead stream = new StreamingRead(arena);
 
         Runnable[] run = ops.values().toArray(new Runnable[0]);
@@ -132,14 +162,21 @@ public final class LayoutGemvWall {
         double streamGbs = StreamingRead.BYTES / st[0] / 1e6;
         System.out.printf("%dx%d, %d threads, %d rounds: stream best %.2f ms = %.1f GB/s (median %.2f ms)%n", rows, cols,
                 threads, rounds, st[0], streamGbs, st[rounds / 2]);
-        System.out.printf("%-26s %12s %10s %10s %8s %8s%n", "layout", "bytes", "best ms", "median ms", "GB/s", "% stream");
+        System.out.printf("%-26s %12s %10s %10s %8s %8s %8s%n", "layout", "bytes", "best ms", "median ms", "GB/s",
+                "% stream", "vs F32");
         String[] names = ops.keySet().toArray(new String[0]);
+        int f32 = Arrays.asList(names).indexOf("F32 dense");
+        double[] best = new double[n];
         for (int v = 0; v < n; v++) {
             Arrays.sort(ms[v]);
+            best[v] = ms[v][0];
+        }
+        for (int v = 0; v < n; v++) {
             long b = bytes.get(names[v]);
-            double gbs = b / ms[v][0] / 1e6;
-            System.out.printf("%-26s %12d %10.3f %10.3f %8.1f %7.0f%%%n", names[v], b, ms[v][0], ms[v][rounds / 2], gbs,
-                    100 * gbs / streamGbs);
+            double gbs = b / best[v] / 1e6;
+            String vsF32 = names[v].endsWith(" dense") && f32 >= 0 ? String.format("%.2fx", best[f32] / best[v]) : "";
+            System.out.printf("%-26s %12d %10.3f %10.3f %8.1f %7.0f%% %8s%n", names[v], b, best[v], ms[v][rounds / 2], gbs,
+                    100 * gbs / streamGbs, vsF32);
         }
         arena.close();
     }
