@@ -3,7 +3,8 @@
 
 Benchmarks named NAME_simd / NAME_scalar (or NAME_<variant> / NAME_<baseline> given with --baseline) that share
 their parameters are paired, and the ratio baseline_time / variant_time is printed: how many times faster the
-variant ran than its baseline in the same run.
+variant ran than its baseline in the same run. A benchmark whose secondary results include lowbitMs and
+<baseline>Ms (an alternating benchmark, e.g. MiniLmEmbedBench.alternating) gets the ratio <baseline>Ms / lowbitMs.
 Usage: python3 jmh/ratios.py result.json [--baseline scalar]
 """
 import json
@@ -22,6 +23,13 @@ def main():
         results = json.load(f)
     rows = {}
     for r in results:
+        sec = r.get("secondaryMetrics") or {}
+        if "lowbitMs" in sec and baseline + "Ms" in sec:
+            p = ",".join(f"{k}={v}" for k, v in sorted((r.get("params") or {}).items()))
+            lb, bl = sec["lowbitMs"]["score"], sec[baseline + "Ms"]["score"]
+            print(f"{r['benchmark'].rsplit('.', 2)[-2] + '.' + r['benchmark'].rsplit('.', 1)[-1]:<40} {p:<36}"
+                  f" alternating: lowbit {lb:.1f} ms, {baseline} {bl:.1f} ms summed over the measurement iterations, ratio {bl / lb:.2f}x")
+            continue
         cls, _, method = r["benchmark"].rpartition(".")
         name, _, variant = method.rpartition("_")
         params = tuple(sorted((r.get("params") or {}).items()))

@@ -51,7 +51,7 @@ public final class MiniLmCpuTime {
      * ticks of about 10 ms) so that neither engine's spinning workers run into the other's timed batch; gives up after
      * 1 s and says so.
      */
-    private static void settle(int threads) throws InterruptedException {
+    static void settle(int threads) throws InterruptedException {
         if (threads <= 1) {
             return;
         }
