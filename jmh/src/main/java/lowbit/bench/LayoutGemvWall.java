@@ -175,8 +175,8 @@ public final class LayoutGemvWall {
             long b = bytes.get(names[v]);
             double gbs = b / best[v] / 1e6;
             String vsF32 = names[v].endsWith(" dense") && f32 >= 0 ? String.format("%.2fx", best[f32] / best[v]) : "";
-            System.out.printf("%-26s %12d %10.3f %10.3f %8.1f %7.0f%% %8s%n", names[v], b, best[v], ms[v][rounds / 2], gbs,
-                    100 * gbs / streamGbs, vsF32);
+            System.out.printf("%-26s %12d %10.3f %10.3f %8.1f %7.0f%% %8s%n", names[v], b, best[v], ms[v][rounds / 2],
+                    gbs, 100 * gbs / streamGbs, vsF32);
         }
         arena.close();
     }

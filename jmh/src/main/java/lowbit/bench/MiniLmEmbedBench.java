@@ -38,10 +38,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>JMH runs {@code embed_lowbit} and {@code embed_onnxruntime} as separate trials, minutes apart, and on a shared
  * host a slow phase then hits one side only (ratios between 0.7× and 1.1× for the same code on 2026-12-02). So
  * {@code alternating} runs both in each invocation, in turn first, and adds each side's batch time to the secondary
- * results {@code lowbitMs} and {@code onnxruntimeMs} (JMH sums them over the measurement iterations; {@code ratios.py} prints onnxruntimeMs /
- * lowbitMs as the speed ratio). With 2 threads each batch starts only once the process is idle (see
- * {@link MiniLmCpuTime}: onnxruntime's workers spin for 20–30 ms after a batch); that wait is not counted, so the
- * primary score of {@code alternating} means nothing.
+ * results {@code lowbitMs} and {@code onnxruntimeMs} (JMH sums them over the measurement iterations;
+ * {@code ratios.py} prints onnxruntimeMs / lowbitMs as the speed ratio). With 2 threads each batch starts only once
+ * the process is idle (see {@link MiniLmCpuTime}: onnxruntime's workers spin for 20–30 ms after a batch); that wait
+ * is not counted, so the primary score of {@code alternating} means nothing.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
