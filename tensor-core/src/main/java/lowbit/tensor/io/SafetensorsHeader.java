@@ -33,6 +33,9 @@ final class SafetensorsHeader {
     /** A tensor entry as the header states it, before its numbers are checked against each other and the file. */
     record Raw(String name, String dtype, long[] dims, long begin, long end) {
         SafetensorsEntry toEntry(String source, long dataLength) throws TensorFormatException {
+            if (name.isEmpty()) { // SafetensorsSpec would throw IllegalArgumentException (found by SafetensorsFuzzTest)
+                throw new TensorFormatException(source, name, "name", "a tensor cannot have an empty name");
+            }
             SafetensorsDType t = SafetensorsDType.parse(dtype).orElseThrow(() -> new TensorFormatException(source,
                     name, "dtype", "unknown dtype \"" + cut(dtype) + "\""));
             long n = 1;

@@ -78,6 +78,7 @@ class SafetensorsMaliciousTest {
         rejects("{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", 8, "a", "shape", "missing");
         rejects("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, "a", "data_offsets", "missing");
         rejects("{\"a\":{\"dtype\":7,\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "a", "dtype", "must be a string");
+        rejects("{\"\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "", "name", "empty name");
         rejects("{\"a\":{\"dtype\":\"F33\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "a", "dtype", "unknown dtype \"F33\"");
         rejects("{\"a\":{\"dtype\":\"F32\",\"shape\":2,\"data_offsets\":[0,8]}}", 8, "a", "shape", "must be an array");
         rejects("{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8, "a", "shape", "(-2) is not an integer in [0, 2^63)");
