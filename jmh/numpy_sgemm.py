@@ -20,7 +20,6 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 if "--coretype" in sys.argv:
     os.environ["OPENBLAS_CORETYPE"] = sys.argv[sys.argv.index("--coretype") + 1]
 os.environ["OPENBLAS_VERBOSE"] = "2"
-sys.stdout.flush()
 
 import numpy as np  # noqa: E402  (after the environment is set)
 

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Random;
 import lowbit.tensor.Bf16;
 import lowbit.tensor.DType;
+import lowbit.tensor.Fp16;
 import lowbit.tensor.ggml.GgmlOps;
 import lowbit.tensor.ggml.GgmlType;
 import lowbit.tensor.ggml.KQuantInterleaved;
@@ -123,10 +124,7 @@ public final class LayoutGemvWall {
                 bytes.put(name, 4L * w.length);
             } else {
                 DType type = name.startsWith("F16") ? DType.F16 : DType.BF16;
-                short[] w = new short[w32.length];
-                for (int i = 0; i < w.length; i++) {
-                    w[i] = type == DType.F16 ? Float.floatToFloat16(w32[i]) : Bf16.fromFloat(w32[i]);
-                }
+                short[] w = type == DType.F16 ? Fp16.fromFloats(w32) : Bf16.fromFloats(w32);
                 ops.put(name, () -> Gemv.multiply(w, type, rows, cols, x, null, y));
                 bytes.put(name, 2L * w.length);
             }
