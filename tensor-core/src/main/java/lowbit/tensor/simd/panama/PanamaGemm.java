@@ -35,20 +35,25 @@ final class PanamaGemm {
     static final VectorSpecies<Float> F = Species.F;
     static final int L = F.length();
     private static final boolean FMA = Species.FMA;
-    /** Rows of the register tile. */
-    static final int MR = 8;
+    /**
+     * Rows of the register tile: 8 where the ISA has 32 vector registers (2·8 accumulators, two B vectors and a
+     * broadcast fit), 6 where it has 16 (x86 without AVX-512: the 8-row tile spilled and ran 2048³ at 43 GFLOP/s on
+     * one Zen 3 core against OpenBLAS's 80). {@code -Dlowbit.gemm.rows=6|8} overrides it (the tests use this to run
+     * both kernels on one machine).
+     */
+    static final int MR = tileRows();
     /** Columns of the register tile: two vectors. */
     static final int NR = 2 * L;
     /** Depth of one packed slice along k. */
     static final int KC = 256;
-    /** Rows of op(A) per packed block. */
-    static final int MC = 256;
+    /** Rows of op(A) per packed block (a multiple of MR, so that only the last micro-panel of op(A) is partial). */
+    static final int MC = 256 / MR * MR;
     /**
      * Rows of op(A) per packed block on packed C: with C no longer in the way, a taller A block (512 KiB at KC) halves
      * how often the B panels stream by (X[512, 4096]·Wᵀ with a packed W 1.10× faster on one thread, 2048³ 1.05×; on
      * the direct path the same change cost MiniLM's two-slice shapes up to 10 %).
      */
-    static final int MC_PACKED = 512;
+    static final int MC_PACKED = 512 / MR * MR;
     /** Columns of C per task (a multiple of NR at every width). */
     static final int NC = 1024;
     /**
@@ -89,6 +94,18 @@ final class PanamaGemm {
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][]);
 
     private PanamaGemm() {
+    }
+
+    private static int tileRows() {
+        String s = System.getProperty("lowbit.gemm.rows");
+        if (s == null || s.isBlank()) {
+            return Species.VECTOR_REGISTERS >= 32 ? 8 : 6;
+        }
+        int rows = Integer.parseInt(s.trim());
+        if (rows != 6 && rows != 8) {
+            throw new IllegalArgumentException("lowbit.gemm.rows must be 6 or 8, was " + rows);
+        }
+        return rows;
     }
 
     private static float[] scratch(float[][] buffers, int slot, int size) {
@@ -513,7 +530,7 @@ final class PanamaGemm {
         }
         int s = aOff + i0 * lda + p0;
         int p = 0;
-        if (mr == MR && L >= MR) {
+        if (MR == 8 && mr == MR && L >= MR) {
             // 8 rows × L columns transposed by three rounds of zips (vector i with vector i + 4): 24 two-vector
             // selections per 8·L floats instead of 8·L/16 gathers, ~3x less time per packed float at 512 bits
             for (; p + L <= kc; p += L) {
@@ -548,6 +565,41 @@ final class PanamaGemm {
                 ZIP_LO.selectFrom(v3, v7).intoArray(ap, d + 6 * L);
                 ZIP_HI.selectFrom(v3, v7).intoArray(ap, d + 7 * L);
             }
+        } else if (MR == 6 && mr == MR && L == 8) {
+            // 6 rows × 8 columns by the same zips, with rows 6 and 7 standing in as copies of row 5: output vector t
+            // holds column p + t in lanes 0–5 (lanes 6 and 7 are junk) and is stored at its 6-float slot in column
+            // order, so each store's two junk floats are overwritten by the next one; the last column of the slice
+            // is left to the loop below, so no store reaches past this micro-panel
+            for (; p + L < kc; p += L) {
+                int o = s + p;
+                FloatVector v0 = FloatVector.fromArray(F, a, o);
+                FloatVector v1 = FloatVector.fromArray(F, a, o + lda);
+                FloatVector v2 = FloatVector.fromArray(F, a, o + 2 * lda);
+                FloatVector v3 = FloatVector.fromArray(F, a, o + 3 * lda);
+                FloatVector v4 = FloatVector.fromArray(F, a, o + 4 * lda);
+                FloatVector v5 = FloatVector.fromArray(F, a, o + 5 * lda);
+                FloatVector w0 = ZIP_LO.selectFrom(v0, v4), w1 = ZIP_HI.selectFrom(v0, v4);
+                FloatVector w2 = ZIP_LO.selectFrom(v1, v5), w3 = ZIP_HI.selectFrom(v1, v5);
+                FloatVector w4 = ZIP_LO.selectFrom(v2, v5), w5 = ZIP_HI.selectFrom(v2, v5);
+                FloatVector w6 = ZIP_LO.selectFrom(v3, v5), w7 = ZIP_HI.selectFrom(v3, v5);
+                v0 = ZIP_LO.selectFrom(w0, w4);
+                v1 = ZIP_HI.selectFrom(w0, w4);
+                v2 = ZIP_LO.selectFrom(w1, w5);
+                v3 = ZIP_HI.selectFrom(w1, w5);
+                v4 = ZIP_LO.selectFrom(w2, w6);
+                v5 = ZIP_HI.selectFrom(w2, w6);
+                FloatVector v6 = ZIP_LO.selectFrom(w3, w7);
+                FloatVector v7 = ZIP_HI.selectFrom(w3, w7);
+                int d = dst + p * MR;
+                ZIP_LO.selectFrom(v0, v4).intoArray(ap, d);
+                ZIP_HI.selectFrom(v0, v4).intoArray(ap, d + MR);
+                ZIP_LO.selectFrom(v1, v5).intoArray(ap, d + 2 * MR);
+                ZIP_HI.selectFrom(v1, v5).intoArray(ap, d + 3 * MR);
+                ZIP_LO.selectFrom(v2, v6).intoArray(ap, d + 4 * MR);
+                ZIP_HI.selectFrom(v2, v6).intoArray(ap, d + 5 * MR);
+                ZIP_LO.selectFrom(v3, v7).intoArray(ap, d + 6 * MR);
+                ZIP_HI.selectFrom(v3, v7).intoArray(ap, d + 7 * MR);
+            }
         } else if (mr == MR && aIdx != null) {
             int len = aIdx.length, step = len / MR;
             for (; p + step <= kc; p += step) {
@@ -577,11 +629,24 @@ final class PanamaGemm {
 
     /**
      * C tile (MR × NR at cIdx, row stride ldc) = α·(Ap·Bp) + β·C tile, C not read when β = 0; with a bias (columns
-     * {@code bias[bj ..]}, β = 0) α·(Ap·Bp) + bias, fused like the β·C term. The tile lives in
+     * {@code bias[bj ..]}, β = 0) α·(Ap·Bp) + bias, fused like the β·C term: {@link #kernel8} or {@link #kernel6}
+     * for the {@link #MR} of this machine (a constant, so C2 keeps one branch).
+     */
+    private static void kernel(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] c, int cIdx, int ldc,
+            float alpha, float[] bias, int bj, float beta) {
+        if (MR == 8) {
+            kernel8(kc, ap, aOff, bp, bOff, c, cIdx, ldc, alpha, bias, bj, beta);
+        } else {
+            kernel6(kc, ap, aOff, bp, bOff, c, cIdx, ldc, alpha, bias, bj, beta);
+        }
+    }
+
+    /**
+     * The 8-row tile for 32-register ISAs: 16 accumulators, two B vectors and the broadcast. The tile lives in
      * local variables and the epilogue is written out here (not in a helper taking vectors) so that C2 keeps every
      * accumulator in a register instead of boxing it at a call.
      */
-    private static void kernel(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] c, int cIdx, int ldc,
+    private static void kernel8(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] c, int cIdx, int ldc,
             float alpha, float[] bias, int bj, float beta) {
         FloatVector z = FloatVector.zero(F);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
@@ -687,6 +752,97 @@ final class PanamaGemm {
             (FMA ? c70.fma(av, y70) : c70.mul(av).add(y70)).intoArray(c, cIdx + 7 * ldc);
             FloatVector y71 = FloatVector.fromArray(F, c, cIdx + 7 * ldc + L).mul(bv);
             (FMA ? c71.fma(av, y71) : c71.mul(av).add(y71)).intoArray(c, cIdx + 7 * ldc + L);
+        }
+    }
+
+    /**
+     * The 6-row tile for 16-register ISAs (AVX2): 12 accumulators, two B vectors and the broadcast, 15 registers
+     * (the 8-row tile needs 19 and spills there). Otherwise as {@link #kernel8}.
+     */
+    private static void kernel6(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] c, int cIdx, int ldc,
+            float alpha, float[] bias, int bj, float beta) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+        for (int p = 0; p < kc; p++) {
+            int bi = bOff + p * NR;
+            int ai = aOff + p * MR;
+            FloatVector b0 = FloatVector.fromArray(F, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(F, bp, bi + L);
+            FloatVector a;
+            a = FloatVector.broadcast(F, ap[ai + 0]);
+            c00 = FMA ? a.fma(b0, c00) : a.mul(b0).add(c00);
+            c01 = FMA ? a.fma(b1, c01) : a.mul(b1).add(c01);
+            a = FloatVector.broadcast(F, ap[ai + 1]);
+            c10 = FMA ? a.fma(b0, c10) : a.mul(b0).add(c10);
+            c11 = FMA ? a.fma(b1, c11) : a.mul(b1).add(c11);
+            a = FloatVector.broadcast(F, ap[ai + 2]);
+            c20 = FMA ? a.fma(b0, c20) : a.mul(b0).add(c20);
+            c21 = FMA ? a.fma(b1, c21) : a.mul(b1).add(c21);
+            a = FloatVector.broadcast(F, ap[ai + 3]);
+            c30 = FMA ? a.fma(b0, c30) : a.mul(b0).add(c30);
+            c31 = FMA ? a.fma(b1, c31) : a.mul(b1).add(c31);
+            a = FloatVector.broadcast(F, ap[ai + 4]);
+            c40 = FMA ? a.fma(b0, c40) : a.mul(b0).add(c40);
+            c41 = FMA ? a.fma(b1, c41) : a.mul(b1).add(c41);
+            a = FloatVector.broadcast(F, ap[ai + 5]);
+            c50 = FMA ? a.fma(b0, c50) : a.mul(b0).add(c50);
+            c51 = FMA ? a.fma(b1, c51) : a.mul(b1).add(c51);
+        }
+        FloatVector av = FloatVector.broadcast(F, alpha);
+        if (bias != null) {
+            FloatVector y0 = FloatVector.fromArray(F, bias, bj);
+            FloatVector y1 = FloatVector.fromArray(F, bias, bj + L);
+            (FMA ? c00.fma(av, y0) : c00.mul(av).add(y0)).intoArray(c, cIdx + 0 * ldc);
+            (FMA ? c01.fma(av, y1) : c01.mul(av).add(y1)).intoArray(c, cIdx + 0 * ldc + L);
+            (FMA ? c10.fma(av, y0) : c10.mul(av).add(y0)).intoArray(c, cIdx + 1 * ldc);
+            (FMA ? c11.fma(av, y1) : c11.mul(av).add(y1)).intoArray(c, cIdx + 1 * ldc + L);
+            (FMA ? c20.fma(av, y0) : c20.mul(av).add(y0)).intoArray(c, cIdx + 2 * ldc);
+            (FMA ? c21.fma(av, y1) : c21.mul(av).add(y1)).intoArray(c, cIdx + 2 * ldc + L);
+            (FMA ? c30.fma(av, y0) : c30.mul(av).add(y0)).intoArray(c, cIdx + 3 * ldc);
+            (FMA ? c31.fma(av, y1) : c31.mul(av).add(y1)).intoArray(c, cIdx + 3 * ldc + L);
+            (FMA ? c40.fma(av, y0) : c40.mul(av).add(y0)).intoArray(c, cIdx + 4 * ldc);
+            (FMA ? c41.fma(av, y1) : c41.mul(av).add(y1)).intoArray(c, cIdx + 4 * ldc + L);
+            (FMA ? c50.fma(av, y0) : c50.mul(av).add(y0)).intoArray(c, cIdx + 5 * ldc);
+            (FMA ? c51.fma(av, y1) : c51.mul(av).add(y1)).intoArray(c, cIdx + 5 * ldc + L);
+        } else if (beta == 0f) {
+            c00.mul(av).intoArray(c, cIdx + 0 * ldc);
+            c01.mul(av).intoArray(c, cIdx + 0 * ldc + L);
+            c10.mul(av).intoArray(c, cIdx + 1 * ldc);
+            c11.mul(av).intoArray(c, cIdx + 1 * ldc + L);
+            c20.mul(av).intoArray(c, cIdx + 2 * ldc);
+            c21.mul(av).intoArray(c, cIdx + 2 * ldc + L);
+            c30.mul(av).intoArray(c, cIdx + 3 * ldc);
+            c31.mul(av).intoArray(c, cIdx + 3 * ldc + L);
+            c40.mul(av).intoArray(c, cIdx + 4 * ldc);
+            c41.mul(av).intoArray(c, cIdx + 4 * ldc + L);
+            c50.mul(av).intoArray(c, cIdx + 5 * ldc);
+            c51.mul(av).intoArray(c, cIdx + 5 * ldc + L);
+        } else {
+            FloatVector bv = FloatVector.broadcast(F, beta);
+            FloatVector y00 = FloatVector.fromArray(F, c, cIdx + 0 * ldc).mul(bv);
+            (FMA ? c00.fma(av, y00) : c00.mul(av).add(y00)).intoArray(c, cIdx + 0 * ldc);
+            FloatVector y01 = FloatVector.fromArray(F, c, cIdx + 0 * ldc + L).mul(bv);
+            (FMA ? c01.fma(av, y01) : c01.mul(av).add(y01)).intoArray(c, cIdx + 0 * ldc + L);
+            FloatVector y10 = FloatVector.fromArray(F, c, cIdx + 1 * ldc).mul(bv);
+            (FMA ? c10.fma(av, y10) : c10.mul(av).add(y10)).intoArray(c, cIdx + 1 * ldc);
+            FloatVector y11 = FloatVector.fromArray(F, c, cIdx + 1 * ldc + L).mul(bv);
+            (FMA ? c11.fma(av, y11) : c11.mul(av).add(y11)).intoArray(c, cIdx + 1 * ldc + L);
+            FloatVector y20 = FloatVector.fromArray(F, c, cIdx + 2 * ldc).mul(bv);
+            (FMA ? c20.fma(av, y20) : c20.mul(av).add(y20)).intoArray(c, cIdx + 2 * ldc);
+            FloatVector y21 = FloatVector.fromArray(F, c, cIdx + 2 * ldc + L).mul(bv);
+            (FMA ? c21.fma(av, y21) : c21.mul(av).add(y21)).intoArray(c, cIdx + 2 * ldc + L);
+            FloatVector y30 = FloatVector.fromArray(F, c, cIdx + 3 * ldc).mul(bv);
+            (FMA ? c30.fma(av, y30) : c30.mul(av).add(y30)).intoArray(c, cIdx + 3 * ldc);
+            FloatVector y31 = FloatVector.fromArray(F, c, cIdx + 3 * ldc + L).mul(bv);
+            (FMA ? c31.fma(av, y31) : c31.mul(av).add(y31)).intoArray(c, cIdx + 3 * ldc + L);
+            FloatVector y40 = FloatVector.fromArray(F, c, cIdx + 4 * ldc).mul(bv);
+            (FMA ? c40.fma(av, y40) : c40.mul(av).add(y40)).intoArray(c, cIdx + 4 * ldc);
+            FloatVector y41 = FloatVector.fromArray(F, c, cIdx + 4 * ldc + L).mul(bv);
+            (FMA ? c41.fma(av, y41) : c41.mul(av).add(y41)).intoArray(c, cIdx + 4 * ldc + L);
+            FloatVector y50 = FloatVector.fromArray(F, c, cIdx + 5 * ldc).mul(bv);
+            (FMA ? c50.fma(av, y50) : c50.mul(av).add(y50)).intoArray(c, cIdx + 5 * ldc);
+            FloatVector y51 = FloatVector.fromArray(F, c, cIdx + 5 * ldc + L).mul(bv);
+            (FMA ? c51.fma(av, y51) : c51.mul(av).add(y51)).intoArray(c, cIdx + 5 * ldc + L);
         }
     }
 

@@ -30,6 +30,13 @@ public final class Species {
     /** Bytes at the chosen width. */
     public static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, SHAPE);
 
+    /**
+     * Vector registers the JIT can allocate: 16 on x86 without AVX-512 (ymm0–15 / xmm0–15), else 32 (AVX-512's
+     * zmm0–31, AArch64's v0–31). Register-tiled kernels size their tiles by it. AVX-512 is taken to be present when
+     * the preferred vector width is 512 bits, so a JVM capped below that (-XX:MaxVectorSize, -XX:UseAVX) counts as 16.
+     */
+    public static final int VECTOR_REGISTERS = vectorRegisters();
+
     /** Whether fused multiply-add is fast here (HotSpot's UseFMA); without it FloatVector.fma is emulated and slow. */
     public static final boolean FMA = hasFastFma();
 
@@ -39,6 +46,12 @@ public final class Species {
             return Integer.parseInt(s.trim()); // validated by VectorizationProvider before this class loads
         }
         return VectorShape.preferredShape().vectorBitSize();
+    }
+
+    private static int vectorRegisters() {
+        String arch = System.getProperty("os.arch", "");
+        boolean x86 = arch.equals("amd64") || arch.equals("x86_64") || arch.equals("x86") || arch.equals("i386");
+        return x86 && PREFERRED_BITS < 512 ? 16 : 32;
     }
 
     private static boolean hasFastFma() {
