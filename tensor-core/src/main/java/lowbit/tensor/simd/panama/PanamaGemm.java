@@ -38,10 +38,9 @@ final class PanamaGemm {
     /**
      * Rows of the register tile: 8 where the ISA has 32 vector registers (2·8 accumulators, two B vectors and a
      * broadcast fit), 6 where it has 16 (x86 without AVX-512: the 8-row tile spilled and ran 2048³ at 43 GFLOP/s on
-     * one Zen 3 core against OpenBLAS's 80). {@code -Dlowbit.gemm.rows=6|8} overrides it (the tests use this to run
-     * both kernels on one machine).
+     * one Zen 3 core against OpenBLAS's 80); see {@link Species#VECTOR_REGISTERS}.
      */
-    static final int MR = tileRows();
+    static final int MR = Species.VECTOR_REGISTERS >= 32 ? 8 : 6;
     /** Columns of the register tile: two vectors. */
     static final int NR = 2 * L;
     /** Depth of one packed slice along k. */
@@ -94,18 +93,6 @@ final class PanamaGemm {
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][]);
 
     private PanamaGemm() {
-    }
-
-    private static int tileRows() {
-        String s = System.getProperty("lowbit.gemm.rows");
-        if (s == null || s.isBlank()) {
-            return Species.VECTOR_REGISTERS >= 32 ? 8 : 6;
-        }
-        int rows = Integer.parseInt(s.trim());
-        if (rows != 6 && rows != 8) {
-            throw new IllegalArgumentException("lowbit.gemm.rows must be 6 or 8, was " + rows);
-        }
-        return rows;
     }
 
     private static float[] scratch(float[][] buffers, int slot, int size) {

@@ -32,8 +32,10 @@ public final class Species {
 
     /**
      * Vector registers the JIT can allocate: 16 on x86 without AVX-512 (ymm0–15 / xmm0–15), else 32 (AVX-512's
-     * zmm0–31, AArch64's v0–31). Register-tiled kernels size their tiles by it. AVX-512 is taken to be present when
-     * the preferred vector width is 512 bits, so a JVM capped below that (-XX:MaxVectorSize, -XX:UseAVX) counts as 16.
+     * zmm0–31, AArch64's v0–31). Register-tiled kernels size their tiles and row counts by it. AVX-512 is taken to be
+     * present when the preferred vector width is 512 bits, so a JVM capped below that (-XX:MaxVectorSize,
+     * -XX:UseAVX) counts as 16. {@code -Dlowbit.vector.registers=16|32} overrides it (the tests use this to run both
+     * kernel shapes on one machine; a wrong value costs speed, never correctness).
      */
     public static final int VECTOR_REGISTERS = vectorRegisters();
 
@@ -49,6 +51,14 @@ public final class Species {
     }
 
     private static int vectorRegisters() {
+        String set = System.getProperty("lowbit.vector.registers");
+        if (set != null && !set.isBlank()) {
+            int n = Integer.parseInt(set.trim());
+            if (n != 16 && n != 32) {
+                throw new IllegalArgumentException("lowbit.vector.registers must be 16 or 32, was " + n);
+            }
+            return n;
+        }
         String arch = System.getProperty("os.arch", "");
         boolean x86 = arch.equals("amd64") || arch.equals("x86_64") || arch.equals("x86") || arch.equals("i386");
         return x86 && PREFERRED_BITS < 512 ? 16 : 32;
