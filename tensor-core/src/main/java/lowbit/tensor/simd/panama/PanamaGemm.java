@@ -501,8 +501,8 @@ final class PanamaGemm {
 
     /**
      * ap[dst + p·MR + r] = op(A)[i0 + r, p0 + p], zero for r &ge; mr. A full untransposed micro-panel is transposed
-     * by zips when a vector holds at least MR floats, else gathered with {@code aIdx} (from {@link #gatherMap}, or
-     * null to copy element by element).
+     * by zips when a vector holds at least 8 floats (8 rows) or exactly 8 (6 rows), else gathered with {@code aIdx}
+     * (from {@link #gatherMap}; 8 rows at 128 bits) or, with a null map, copied element by element.
      */
     static void packA(boolean transA, float[] a, int aOff, int lda, int i0, int mr, int p0, int kc, float[] ap,
             int dst, int[] aIdx) {
