@@ -500,6 +500,42 @@ final class PanamaGemm {
     }
 
     /**
+     * An 8×8 block of floats transposed at 8 lanes: row r of the block is {@code src[s + r·ld ..]} (8 floats), and
+     * column t is stored as one vector at {@code dst[d + t·dstStride ..]}; by the zips of {@link #packA} (24
+     * two-vector selections per block, against 64 single-lane gather loads). Only at L = 8.
+     */
+    static void transpose8x8(float[] src, int s, int ld, float[] dst, int d, int dstStride) {
+        FloatVector v0 = FloatVector.fromArray(F, src, s);
+        FloatVector v1 = FloatVector.fromArray(F, src, s + ld);
+        FloatVector v2 = FloatVector.fromArray(F, src, s + 2 * ld);
+        FloatVector v3 = FloatVector.fromArray(F, src, s + 3 * ld);
+        FloatVector v4 = FloatVector.fromArray(F, src, s + 4 * ld);
+        FloatVector v5 = FloatVector.fromArray(F, src, s + 5 * ld);
+        FloatVector v6 = FloatVector.fromArray(F, src, s + 6 * ld);
+        FloatVector v7 = FloatVector.fromArray(F, src, s + 7 * ld);
+        FloatVector w0 = ZIP_LO.selectFrom(v0, v4), w1 = ZIP_HI.selectFrom(v0, v4);
+        FloatVector w2 = ZIP_LO.selectFrom(v1, v5), w3 = ZIP_HI.selectFrom(v1, v5);
+        FloatVector w4 = ZIP_LO.selectFrom(v2, v6), w5 = ZIP_HI.selectFrom(v2, v6);
+        FloatVector w6 = ZIP_LO.selectFrom(v3, v7), w7 = ZIP_HI.selectFrom(v3, v7);
+        v0 = ZIP_LO.selectFrom(w0, w4);
+        v1 = ZIP_HI.selectFrom(w0, w4);
+        v2 = ZIP_LO.selectFrom(w1, w5);
+        v3 = ZIP_HI.selectFrom(w1, w5);
+        v4 = ZIP_LO.selectFrom(w2, w6);
+        v5 = ZIP_HI.selectFrom(w2, w6);
+        v6 = ZIP_LO.selectFrom(w3, w7);
+        v7 = ZIP_HI.selectFrom(w3, w7);
+        ZIP_LO.selectFrom(v0, v4).intoArray(dst, d);
+        ZIP_HI.selectFrom(v0, v4).intoArray(dst, d + dstStride);
+        ZIP_LO.selectFrom(v1, v5).intoArray(dst, d + 2 * dstStride);
+        ZIP_HI.selectFrom(v1, v5).intoArray(dst, d + 3 * dstStride);
+        ZIP_LO.selectFrom(v2, v6).intoArray(dst, d + 4 * dstStride);
+        ZIP_HI.selectFrom(v2, v6).intoArray(dst, d + 5 * dstStride);
+        ZIP_LO.selectFrom(v3, v7).intoArray(dst, d + 6 * dstStride);
+        ZIP_HI.selectFrom(v3, v7).intoArray(dst, d + 7 * dstStride);
+    }
+
+    /**
      * ap[dst + p·MR + r] = op(A)[i0 + r, p0 + p], zero for r &ge; mr. A full untransposed micro-panel is transposed
      * by zips when a vector holds at least 8 floats (8 rows) or exactly 8 (6 rows), else gathered with {@code aIdx}
      * (from {@link #gatherMap}; 8 rows at 128 bits) or, with a null map, copied element by element.

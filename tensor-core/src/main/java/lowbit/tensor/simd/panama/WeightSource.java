@@ -99,6 +99,24 @@ abstract sealed class WeightSource {
                 }
                 return;
             }
+            if (trans && nValid == nr && PanamaGemm.L == 8 && nr % 8 == 0) {
+                // at 8 lanes, 8×8 blocks transposed by zips instead of the gathers below: X[512, 4096]·Wᵀ with W
+                // packed per call, one Zen 3 core, six alternating runs: median 45.6–65.1 against 42.4–48.4 GFLOP/s
+                int s = (int) (off + j0 * ld + p0);
+                int p = 0;
+                for (; p + 8 <= kc; p += 8) {
+                    for (int jj = 0; jj < nr; jj += 8) {
+                        PanamaGemm.transpose8x8(b, s + (int) (jj * ld) + p, (int) ld, bp, dst + p * nr + jj, nr);
+                    }
+                }
+                for (int jj = 0; jj < nr; jj++) {
+                    int row = s + (int) (jj * ld);
+                    for (int q = p; q < kc; q++) {
+                        bp[dst + q * nr + jj] = b[row + q];
+                    }
+                }
+                return;
+            }
             int[] map = trans && nValid == nr ? PanamaGemm.gatherMap(nr, ld) : null;
             if (map == null) {
                 super.pack(trans, j0, nValid, p0, kc, nr, bp, dst);
