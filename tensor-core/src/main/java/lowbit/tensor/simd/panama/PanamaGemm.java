@@ -500,19 +500,23 @@ final class PanamaGemm {
     }
 
     /**
-     * An 8×8 block of floats transposed at 8 lanes: row r of the block is {@code src[s + r·ld ..]} (8 floats), and
-     * column t is stored as one vector at {@code dst[d + t·dstStride ..]}; by the zips of {@link #packA} (24
-     * two-vector selections per block, against 64 single-lane gather loads). Only at L = 8.
+     * Eight rows of L floats (row r at {@code src[s + min(r, rows − 1)·ld ..]}: with rows &lt; 8 the last row stands
+     * in for the missing ones) transposed by three rounds of zips (vector i with vector i + 4): 24 two-vector
+     * selections per 8·L floats instead of 8·L/16 gathers. Output vector t (t = 0..7, stored in that order at
+     * {@code dst[d + t·dstStride ..]}) holds, row after row in lanes of 8, the columns that packed-A order puts
+     * there: at 8 lanes column t of the block, at 16 lanes columns 2t and 2t + 1 (so dstStride = L packs 8 rows),
+     * and at 8 lanes with rows &lt; 8 and dstStride = rows each store's junk lanes fall where the next store writes.
      */
-    static void transpose8x8(float[] src, int s, int ld, float[] dst, int d, int dstStride) {
+    static void transpose8(float[] src, int s, int ld, int rows, float[] dst, int d, int dstStride) {
+        int last = rows - 1;
         FloatVector v0 = FloatVector.fromArray(F, src, s);
-        FloatVector v1 = FloatVector.fromArray(F, src, s + ld);
-        FloatVector v2 = FloatVector.fromArray(F, src, s + 2 * ld);
-        FloatVector v3 = FloatVector.fromArray(F, src, s + 3 * ld);
-        FloatVector v4 = FloatVector.fromArray(F, src, s + 4 * ld);
-        FloatVector v5 = FloatVector.fromArray(F, src, s + 5 * ld);
-        FloatVector v6 = FloatVector.fromArray(F, src, s + 6 * ld);
-        FloatVector v7 = FloatVector.fromArray(F, src, s + 7 * ld);
+        FloatVector v1 = FloatVector.fromArray(F, src, s + Math.min(1, last) * ld);
+        FloatVector v2 = FloatVector.fromArray(F, src, s + Math.min(2, last) * ld);
+        FloatVector v3 = FloatVector.fromArray(F, src, s + Math.min(3, last) * ld);
+        FloatVector v4 = FloatVector.fromArray(F, src, s + Math.min(4, last) * ld);
+        FloatVector v5 = FloatVector.fromArray(F, src, s + Math.min(5, last) * ld);
+        FloatVector v6 = FloatVector.fromArray(F, src, s + Math.min(6, last) * ld);
+        FloatVector v7 = FloatVector.fromArray(F, src, s + Math.min(7, last) * ld);
         FloatVector w0 = ZIP_LO.selectFrom(v0, v4), w1 = ZIP_HI.selectFrom(v0, v4);
         FloatVector w2 = ZIP_LO.selectFrom(v1, v5), w3 = ZIP_HI.selectFrom(v1, v5);
         FloatVector w4 = ZIP_LO.selectFrom(v2, v6), w5 = ZIP_HI.selectFrom(v2, v6);
@@ -554,74 +558,15 @@ final class PanamaGemm {
         int s = aOff + i0 * lda + p0;
         int p = 0;
         if (MR == 8 && mr == MR && L >= MR) {
-            // 8 rows × L columns transposed by three rounds of zips (vector i with vector i + 4): 24 two-vector
-            // selections per 8·L floats instead of 8·L/16 gathers, ~3x less time per packed float at 512 bits
             for (; p + L <= kc; p += L) {
-                int o = s + p;
-                FloatVector v0 = FloatVector.fromArray(F, a, o);
-                FloatVector v1 = FloatVector.fromArray(F, a, o + lda);
-                FloatVector v2 = FloatVector.fromArray(F, a, o + 2 * lda);
-                FloatVector v3 = FloatVector.fromArray(F, a, o + 3 * lda);
-                FloatVector v4 = FloatVector.fromArray(F, a, o + 4 * lda);
-                FloatVector v5 = FloatVector.fromArray(F, a, o + 5 * lda);
-                FloatVector v6 = FloatVector.fromArray(F, a, o + 6 * lda);
-                FloatVector v7 = FloatVector.fromArray(F, a, o + 7 * lda);
-                FloatVector w0 = ZIP_LO.selectFrom(v0, v4), w1 = ZIP_HI.selectFrom(v0, v4);
-                FloatVector w2 = ZIP_LO.selectFrom(v1, v5), w3 = ZIP_HI.selectFrom(v1, v5);
-                FloatVector w4 = ZIP_LO.selectFrom(v2, v6), w5 = ZIP_HI.selectFrom(v2, v6);
-                FloatVector w6 = ZIP_LO.selectFrom(v3, v7), w7 = ZIP_HI.selectFrom(v3, v7);
-                v0 = ZIP_LO.selectFrom(w0, w4);
-                v1 = ZIP_HI.selectFrom(w0, w4);
-                v2 = ZIP_LO.selectFrom(w1, w5);
-                v3 = ZIP_HI.selectFrom(w1, w5);
-                v4 = ZIP_LO.selectFrom(w2, w6);
-                v5 = ZIP_HI.selectFrom(w2, w6);
-                v6 = ZIP_LO.selectFrom(w3, w7);
-                v7 = ZIP_HI.selectFrom(w3, w7);
-                int d = dst + p * MR;
-                ZIP_LO.selectFrom(v0, v4).intoArray(ap, d);
-                ZIP_HI.selectFrom(v0, v4).intoArray(ap, d + L);
-                ZIP_LO.selectFrom(v1, v5).intoArray(ap, d + 2 * L);
-                ZIP_HI.selectFrom(v1, v5).intoArray(ap, d + 3 * L);
-                ZIP_LO.selectFrom(v2, v6).intoArray(ap, d + 4 * L);
-                ZIP_HI.selectFrom(v2, v6).intoArray(ap, d + 5 * L);
-                ZIP_LO.selectFrom(v3, v7).intoArray(ap, d + 6 * L);
-                ZIP_HI.selectFrom(v3, v7).intoArray(ap, d + 7 * L);
+                transpose8(a, s + p, lda, 8, ap, dst + p * MR, L);
             }
         } else if (MR == 6 && mr == MR && L == 8) {
-            // 6 rows × 8 columns by the same zips, with rows 6 and 7 standing in as copies of row 5: output vector t
-            // holds column p + t in lanes 0–5 (lanes 6 and 7 are junk) and is stored at its 6-float slot in column
-            // order, so each store's two junk floats are overwritten by the next one; the last column of the slice
-            // is left to the loop below, so no store reaches past this micro-panel
+            // rows 6 and 7 repeat row 5, and each column's 6-float slot is written with 8 floats in column order, so
+            // the junk is overwritten by the next column; the slice's last column is left to the loop below, so no
+            // store reaches past this micro-panel
             for (; p + L < kc; p += L) {
-                int o = s + p;
-                FloatVector v0 = FloatVector.fromArray(F, a, o);
-                FloatVector v1 = FloatVector.fromArray(F, a, o + lda);
-                FloatVector v2 = FloatVector.fromArray(F, a, o + 2 * lda);
-                FloatVector v3 = FloatVector.fromArray(F, a, o + 3 * lda);
-                FloatVector v4 = FloatVector.fromArray(F, a, o + 4 * lda);
-                FloatVector v5 = FloatVector.fromArray(F, a, o + 5 * lda);
-                FloatVector w0 = ZIP_LO.selectFrom(v0, v4), w1 = ZIP_HI.selectFrom(v0, v4);
-                FloatVector w2 = ZIP_LO.selectFrom(v1, v5), w3 = ZIP_HI.selectFrom(v1, v5);
-                FloatVector w4 = ZIP_LO.selectFrom(v2, v5), w5 = ZIP_HI.selectFrom(v2, v5);
-                FloatVector w6 = ZIP_LO.selectFrom(v3, v5), w7 = ZIP_HI.selectFrom(v3, v5);
-                v0 = ZIP_LO.selectFrom(w0, w4);
-                v1 = ZIP_HI.selectFrom(w0, w4);
-                v2 = ZIP_LO.selectFrom(w1, w5);
-                v3 = ZIP_HI.selectFrom(w1, w5);
-                v4 = ZIP_LO.selectFrom(w2, w6);
-                v5 = ZIP_HI.selectFrom(w2, w6);
-                FloatVector v6 = ZIP_LO.selectFrom(w3, w7);
-                FloatVector v7 = ZIP_HI.selectFrom(w3, w7);
-                int d = dst + p * MR;
-                ZIP_LO.selectFrom(v0, v4).intoArray(ap, d);
-                ZIP_HI.selectFrom(v0, v4).intoArray(ap, d + MR);
-                ZIP_LO.selectFrom(v1, v5).intoArray(ap, d + 2 * MR);
-                ZIP_HI.selectFrom(v1, v5).intoArray(ap, d + 3 * MR);
-                ZIP_LO.selectFrom(v2, v6).intoArray(ap, d + 4 * MR);
-                ZIP_HI.selectFrom(v2, v6).intoArray(ap, d + 5 * MR);
-                ZIP_LO.selectFrom(v3, v7).intoArray(ap, d + 6 * MR);
-                ZIP_HI.selectFrom(v3, v7).intoArray(ap, d + 7 * MR);
+                transpose8(a, s + p, lda, 6, ap, dst + p * MR, MR);
             }
         } else if (mr == MR && aIdx != null) {
             int len = aIdx.length, step = len / MR;
