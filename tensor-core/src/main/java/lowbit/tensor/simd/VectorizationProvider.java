@@ -30,6 +30,11 @@ public abstract class VectorizationProvider {
     public static final String PROVIDER_PROPERTY = "lowbit.vectorization";
     /** System property forcing the vector width in bits of the panama kernels: 128, 256 or 512. */
     public static final String BITS_PROPERTY = "lowbit.vector.bits";
+    /**
+     * System property overriding how many vector registers the panama kernels may assume (16 or 32), which shapes
+     * their register tiles; by default 16 on x86 without AVX-512, else 32.
+     */
+    public static final String REGISTERS_PROPERTY = "lowbit.vector.registers";
 
     static final System.Logger LOG = System.getLogger("lowbit.tensor.simd");
     private static final String PANAMA_CLASS = "lowbit.tensor.simd.panama.PanamaProvider";
@@ -98,6 +103,7 @@ public abstract class VectorizationProvider {
                     "system property " + PROVIDER_PROPERTY + " must be auto, scalar or panama, got '" + mode + "'");
         }
         int bits = requestedBits();
+        checkRegisters();
         if (mode.equals("scalar")) {
             LOG.log(System.Logger.Level.INFO, "lowbit: scalar kernels (forced by -D" + PROVIDER_PROPERTY + "=scalar)");
             return new ScalarProvider();
@@ -143,6 +149,17 @@ public abstract class VectorizationProvider {
             throw new IllegalArgumentException("system property " + BITS_PROPERTY + " must be 128, 256 or 512, got '" + s + "'");
         }
         return bits;
+    }
+
+    /**
+     * Rejects a {@value #REGISTERS_PROPERTY} other than 16 or 32 here, with its value, rather than letting the
+     * kernels' static initialiser fail and the provider fall back to scalar code with a warning.
+     */
+    private static void checkRegisters() {
+        String s = System.getProperty(REGISTERS_PROPERTY);
+        if (s != null && !s.isBlank() && !s.trim().equals("16") && !s.trim().equals("32")) {
+            throw new IllegalArgumentException("system property " + REGISTERS_PROPERTY + " must be 16 or 32, got '" + s + "'");
+        }
     }
 
     /** False when the JVM runs without C2 (-XX:TieredStopAtLevel below 4, or the interpreter only). */

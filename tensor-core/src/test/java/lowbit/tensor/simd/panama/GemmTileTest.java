@@ -11,8 +11,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The GEMM register tile this JVM runs: the one the build asked for (Surefire's simd-* executions set
  * lowbit.vector.registers and lowbit.expect.gemm.rows, so that both tiles are tested on every machine), and in any
- * case the one the register count calls for; and block heights that hold whole micro-panels, so only the last micro-panel of op(A)
- * is ever partial (an interior partial one would round its tile separately and change the bits). Skipped when the
+ * case the one the register count calls for; and block heights that hold whole micro-panels, so only the last
+ * micro-panel of op(A) is ever partial (an interior partial one would round its tile separately and change the bits). Skipped when the
  * scalar provider is in use (no Vector API module).
  */
 @Tag("simd")
@@ -30,7 +30,6 @@ class GemmTileTest {
         }
         assertThat(PanamaGemm.MR).as("tile rows for %d vector registers", Species.VECTOR_REGISTERS)
                 .isEqualTo(Species.VECTOR_REGISTERS >= 32 ? 8 : 6);
-        assertThat(PanamaGemm.MR).isIn(6, 8);
     }
 
     @Test
