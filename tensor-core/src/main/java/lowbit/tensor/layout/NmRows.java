@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import lowbit.tensor.PackedInts;
 import lowbit.tensor.simd.ScalarSparseKernels;
+import lowbit.tensor.simd.SparseKernels;
 
 /**
  * The N:M row format both compressed layouts share ({@link NmSparseMatrix}, {@link NmSparseAffine}): shape and
@@ -30,6 +31,25 @@ final class NmRows {
         this.idxBits = indexBits(m);
         this.kept = cols / m * n;
         this.idxRowBytes = PackedInts.byteSize(kept, idxBits);
+    }
+
+    /**
+     * For a 2:4 product of at most {@code smallN} X rows, each row of X in the form the kernels' 2:4 GEMV reads
+     * ({@link SparseKernels#prepareTwoFour}), built once before the parallel loop; null when the pattern is not 2:4,
+     * X has more rows (the GEMM path decodes Ŵ instead) or the kernels read x as it is.
+     */
+    float[][] prepareTwoFour(SparseKernels k, float[] x, int xRows, int smallN) {
+        if (n != 2 || m != 4 || xRows > smallN || xRows == 0) {
+            return null;
+        }
+        float[][] out = new float[xRows][];
+        for (int i = 0; i < xRows; i++) {
+            out[i] = k.prepareTwoFour(x, i * cols, cols);
+            if (out[i] == null) {
+                return null;
+            }
+        }
+        return out;
     }
 
     /** ⌈log₂ M⌉, the bits of one in-group index. */

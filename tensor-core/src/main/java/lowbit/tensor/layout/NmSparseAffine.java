@@ -258,15 +258,31 @@ public final class NmSparseAffine extends AbstractQuantizedMatrix {
         }
     }
 
+    /** For 2:4 with vector kernels that read x in their own form: x prepared once per product (see NmRows). */
+    @Override
+    protected Object prepareInput(float[] x, int n) {
+        return f.prepareTwoFour(K, x, n, SMALL_N);
+    }
+
+    @Override
+    protected void gemvBaseRows(float[] x, int xOff, Object prepared, int xRow, float[] y, int yOff, int rowFrom,
+            int rowTo) {
+        gemv(x, xOff, ((float[][]) prepared)[xRow], y, yOff, rowFrom, rowTo);
+    }
+
     @Override
     protected void gemvBaseRows(float[] x, int xOff, float[] y, int yOff, int rowFrom, int rowTo) {
+        gemv(x, xOff, null, y, yOff, rowFrom, rowTo);
+    }
+
+    private void gemv(float[] x, int xOff, float[] xs, float[] y, int yOff, int rowFrom, int rowTo) {
         if (f.kept == 0) {
             Arrays.fill(y, yOff + rowFrom, yOff + rowTo, 0f);
             return;
         }
         K.gemvNmAffine(f.n, f.m, f.idxBits, cols(), codes, rowFrom * codeRowBytes, codeRowBytes, spec.bits(), group,
                 scales, rowFrom * scaleStride, scaleStride, zeros, spec.symmetricZero(), idx, rowFrom * f.idxRowBytes,
-                f.idxRowBytes, x, xOff, y, yOff + rowFrom, rowTo - rowFrom);
+                f.idxRowBytes, x, xOff, xs, y, yOff + rowFrom, rowTo - rowFrom);
     }
 
     /** Whole groups of four rows, about 2^17 weights per task. */

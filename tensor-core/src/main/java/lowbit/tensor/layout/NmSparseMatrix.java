@@ -314,23 +314,39 @@ public final class NmSparseMatrix extends AbstractQuantizedMatrix {
         }
     }
 
+    /** For 2:4 with vector kernels that read x in their own form: x prepared once per product (see NmRows). */
+    @Override
+    protected Object prepareInput(float[] x, int n) {
+        return f.prepareTwoFour(K, x, n, SMALL_N);
+    }
+
+    @Override
+    protected void gemvBaseRows(float[] x, int xOff, Object prepared, int xRow, float[] y, int yOff, int rowFrom,
+            int rowTo) {
+        gemv(x, xOff, ((float[][]) prepared)[xRow], y, yOff, rowFrom, rowTo);
+    }
+
     @Override
     protected void gemvBaseRows(float[] x, int xOff, float[] y, int yOff, int rowFrom, int rowTo) {
+        gemv(x, xOff, null, y, yOff, rowFrom, rowTo);
+    }
+
+    private void gemv(float[] x, int xOff, float[] xs, float[] y, int yOff, int rowFrom, int rowTo) {
         if (f.kept == 0) {
             Arrays.fill(y, yOff + rowFrom, yOff + rowTo, 0f);
             return;
         }
         if (vals != null) {
             K.gemvNm(f.n, f.m, f.idxBits, cols(), vals, rowFrom * f.kept, idx, rowFrom * f.idxRowBytes, f.idxRowBytes,
-                    x, xOff, y, yOff + rowFrom, rowTo - rowFrom);
+                    x, xOff, xs, y, yOff + rowFrom, rowTo - rowFrom);
             return;
         }
         float[] buf = new float[BLOCK * f.kept + SparseKernels.VALUE_PADDING];
         for (int r = rowFrom; r < rowTo; r += BLOCK) {
             int count = Math.min(BLOCK, rowTo - r);
             widen((long) r * f.kept, count * f.kept, buf, 0);
-            K.gemvNm(f.n, f.m, f.idxBits, cols(), buf, 0, idx, r * f.idxRowBytes, f.idxRowBytes, x, xOff, y, yOff + r,
-                    count);
+            K.gemvNm(f.n, f.m, f.idxBits, cols(), buf, 0, idx, r * f.idxRowBytes, f.idxRowBytes, x, xOff, xs, y,
+                    yOff + r, count);
         }
     }
 

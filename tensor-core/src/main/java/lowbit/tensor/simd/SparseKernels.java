@@ -47,6 +47,35 @@ public interface SparseKernels {
             int bits, int group, float[] scales, int scaleOff, int scaleStride, byte[] zeros, int zero,
             MemorySegment idx, long idxOff, long idxStride, float[] x, int xOff, float[] y, int yOff, int rows);
 
+    /**
+     * x[xOff, xOff + cols) in the form this provider's 2:4 kernels (n = 2, m = 4, 2-bit indices) read it, for the
+     * {@code xs} overloads of {@link #gemvNm} and {@link #gemvNmAffine}; {@code null} when they read x as it is (the
+     * default). A layout builds it once per product and hands it to every row range: it costs about as much as one
+     * pass over x, which a few rows of work would not pay back.
+     */
+    default float[] prepareTwoFour(float[] x, int xOff, int cols) {
+        return null;
+    }
+
+    /**
+     * {@link #gemvNm} with {@code xs} = {@link #prepareTwoFour}(x, xOff, cols) of this provider (null is allowed:
+     * the kernel then prepares x itself, or reads it directly). Same result, bit for bit.
+     */
+    default void gemvNm(int n, int m, int idxBits, int cols, float[] vals, int valOff, MemorySegment idx, long idxOff,
+            long idxStride, float[] x, int xOff, float[] xs, float[] y, int yOff, int rows) {
+        gemvNm(n, m, idxBits, cols, vals, valOff, idx, idxOff, idxStride, x, xOff, y, yOff, rows);
+    }
+
+    /** {@link #gemvNmAffine} with {@code xs} as in {@link #gemvNm(int, int, int, int, float[], int, MemorySegment,
+     * long, long, float[], int, float[], float[], int, int) gemvNm}. Same result, bit for bit. */
+    default void gemvNmAffine(int n, int m, int idxBits, int cols, MemorySegment codes, long codeOff, long codeStride,
+            int bits, int group, float[] scales, int scaleOff, int scaleStride, byte[] zeros, int zero,
+            MemorySegment idx, long idxOff, long idxStride, float[] x, int xOff, float[] xs, float[] y, int yOff,
+            int rows) {
+        gemvNmAffine(n, m, idxBits, cols, codes, codeOff, codeStride, bits, group, scales, scaleOff, scaleStride, zeros,
+                zero, idx, idxOff, idxStride, x, xOff, y, yOff, rows);
+    }
+
     // ---- int4 + 2:4 in 16-row tiles with an int8 activation (lowbit.tensor.layout.NmSparseInt4Tiles) ----
 
     /** Code bytes of one 32-column block of a 16-row int4 + 2:4 tile: 4 chunks of 32 bytes. */

@@ -86,6 +86,11 @@ class SparseKernelsTest {
                     long rb = PackedInts.byteSize(kept, bitsFor(m));
                     REF.gemvNm(n, m, bitsFor(m), cols, vals, 0, idx, 0, rb, x, 3, want, 1, rows);
                     k.gemvNm(n, m, bitsFor(m), cols, vals, 0, idx, 0, rb, x, 3, got, 1, rows);
+                    // x prepared once (as the layouts do) gives the same bits
+                    float[] prepared = new float[rows + 1];
+                    k.gemvNm(n, m, bitsFor(m), cols, vals, 0, idx, 0, rb, x, 3, k.prepareTwoFour(x, 3, cols),
+                            prepared, 1, rows);
+                    assertThat(prepared).as("prepared x, %d:%d cols %d", n, m, cols).isEqualTo(got);
                     String what = n + ":" + m + " cols " + cols + " rows " + rows + " seed " + SEED + " on "
                             + SimdTesting.providerName();
                     for (int row = 0; row < rows; row++) {
@@ -167,6 +172,11 @@ class SparseKernelsTest {
                                     zeros, zc, idx, 0, rb, x, 0, want, 0, rows);
                             k.gemvNmAffine(n, m, bitsFor(m), cols, codes, 0, crb, bits, group, scales, 0, groups,
                                     zeros, zc, idx, 0, rb, x, 0, got, 0, rows);
+                            float[] prepared = new float[rows];
+                            k.gemvNmAffine(n, m, bitsFor(m), cols, codes, 0, crb, bits, group, scales, 0, groups,
+                                    zeros, zc, idx, 0, rb, x, 0, k.prepareTwoFour(x, 0, cols), prepared, 0, rows);
+                            assertThat(prepared).as("prepared x, %d:%d bits %d group %d cols %d", n, m, bits, group,
+                                    cols).isEqualTo(got);
                             String what = n + ":" + m + " bits " + bits + " group " + group + " cols " + cols
                                     + " rows " + rows + " seed " + (SEED + 1) + " on " + SimdTesting.providerName();
                             for (int row = 0; row < rows; row++) {

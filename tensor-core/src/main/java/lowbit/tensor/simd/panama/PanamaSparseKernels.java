@@ -189,8 +189,40 @@ final class PanamaSparseKernels implements SparseKernels {
     @Override
     public void gemvNm(int n, int m, int idxBits, int cols, float[] vals, int valOff, MemorySegment idx, long idxOff,
             long idxStride, float[] x, int xOff, float[] y, int yOff, int rows) {
+        gemvNm(n, m, idxBits, cols, vals, valOff, idx, idxOff, idxStride, x, xOff, null, y, yOff, rows);
+    }
+
+    @Override
+    public float[] prepareTwoFour(float[] x, int xOff, int cols) {
+        return PanamaTwoFourBlendKernels.USE && PanamaTwoFourKernels.supported()
+                ? PanamaTwoFourBlendKernels.prepare(x, xOff, cols) : null;
+    }
+
+    /** The caller's xs, or (blend form, none given) x prepared here. */
+    private float[] twoFourInput(float[] x, int xOff, int cols, float[] xs) {
+        if (!PanamaTwoFourBlendKernels.USE) {
+            return null;
+        }
+        if (xs == null) {
+            return PanamaTwoFourBlendKernels.prepare(x, xOff, cols);
+        }
+        if (xs.length != PanamaTwoFourBlendKernels.preparedLength(cols)) {
+            throw new IllegalArgumentException("2:4 GEMV: the prepared x has " + xs.length + " floats, "
+                    + PanamaTwoFourBlendKernels.preparedLength(cols) + " expected for " + cols + " columns");
+        }
+        return xs;
+    }
+
+    @Override
+    public void gemvNm(int n, int m, int idxBits, int cols, float[] vals, int valOff, MemorySegment idx, long idxOff,
+            long idxStride, float[] x, int xOff, float[] xs, float[] y, int yOff, int rows) {
         if (twoFour(n, m, idxBits)) {
-            PanamaTwoFourKernels.gemv(cols, vals, valOff, idx, idxOff, idxStride, x, xOff, y, yOff, rows);
+            float[] p = twoFourInput(x, xOff, cols, xs);
+            if (p != null) {
+                PanamaTwoFourBlendKernels.gemv(cols, vals, valOff, idx, idxOff, idxStride, x, xOff, p, y, yOff, rows);
+            } else {
+                PanamaTwoFourKernels.gemv(cols, vals, valOff, idx, idxOff, idxStride, x, xOff, y, yOff, rows);
+            }
             return;
         }
         Plan p = plan(n, m, idxBits);
@@ -274,6 +306,15 @@ final class PanamaSparseKernels implements SparseKernels {
     public void gemvNmAffine(int n, int m, int idxBits, int cols, MemorySegment codes, long codeOff, long codeStride,
             int bits, int group, float[] scales, int scaleOff, int scaleStride, byte[] zeros, int zero,
             MemorySegment idx, long idxOff, long idxStride, float[] x, int xOff, float[] y, int yOff, int rows) {
+        gemvNmAffine(n, m, idxBits, cols, codes, codeOff, codeStride, bits, group, scales, scaleOff, scaleStride, zeros,
+                zero, idx, idxOff, idxStride, x, xOff, null, y, yOff, rows);
+    }
+
+    @Override
+    public void gemvNmAffine(int n, int m, int idxBits, int cols, MemorySegment codes, long codeOff, long codeStride,
+            int bits, int group, float[] scales, int scaleOff, int scaleStride, byte[] zeros, int zero,
+            MemorySegment idx, long idxOff, long idxStride, float[] x, int xOff, float[] xs, float[] y, int yOff,
+            int rows) {
         Plan p = plan(n, m, idxBits);
         int U = PanamaAffineKernels.U;
         int perGroup = group / m * n;
@@ -288,7 +329,13 @@ final class PanamaSparseKernels implements SparseKernels {
         long lastLoad = ((long) groups * units - 1) * unitBytes;
         // rows whose last code load would pass the end of the segment go to the scalar twin (always the same rows)
         int safe = PanamaAffineKernels.safeEnd(codes.asSlice(codeOff), codeStride, lastLoad, 0, rows);
-        if (twoFour(n, m, idxBits)) {
+        float[] prepared = twoFour(n, m, idxBits) && PanamaTwoFourBlendKernels.affineBits(bits)
+                ? twoFourInput(x, xOff, cols, xs) : null;
+        if (prepared != null) {
+            // the blend form reads one int per block of L codes: the last one ends within the last unit's load
+            PanamaTwoFourBlendKernels.gemvAffine(codes, codeOff, codeStride, bits, groups, units * PanamaAffineKernels.P,
+                    scales, scaleOff, scaleStride, zeros, zero, idx, idxOff, idxStride, prepared, y, yOff, safe);
+        } else if (twoFour(n, m, idxBits)) {
             PanamaTwoFourKernels.gemvAffine(codes, codeOff, codeStride, bits, groups, units, unitBytes, scales,
                     scaleOff, scaleStride, zeros, zero, idx, idxOff, idxStride, x, xOff, y, yOff, safe);
         } else {

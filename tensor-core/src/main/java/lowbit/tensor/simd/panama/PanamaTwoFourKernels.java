@@ -40,14 +40,14 @@ final class PanamaTwoFourKernels {
     private static final VectorSpecies<Byte> B = Species.B;
     private static final int L = F.length();
     private static final boolean FMA = Species.FMA;
-    private static final int MAGIC = 0x4B00_0000;
-    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    static final int MAGIC = 0x4B00_0000;
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Reads a little-endian int from a byte array (a block's index word, masked to its 2L bits by {@link #WMASK}). */
-    private static final VarHandle INT_AT = MethodHandles.byteArrayViewVarHandle(int[].class, LE);
+    static final VarHandle INT_AT = MethodHandles.byteArrayViewVarHandle(int[].class, LE);
     /** The low 2L bits. */
     private static final int WMASK = L >= 16 ? -1 : (1 << 2 * L) - 1;
     /** Index bytes per block. */
-    private static final int WB = L / 4;
+    static final int WB = L / 4;
     /** Lane k: 2k, the shift of kept value k's index in the block's index word. */
     private static final IntVector SHIFT = IntVector.fromArray(I, lanes(k -> 2 * k), 0);
     /**
@@ -74,7 +74,7 @@ final class PanamaTwoFourKernels {
      * from the heap copy with a plain array access (segment reads inside the hot loops pushed C2 past its inlining
      * node budget in the four-row quantized loop: the reads became calls, every live vector spilled).
      */
-    private static void copyIndices(MemorySegment idx, long io, int stride, int rows, byte[] buf) {
+    static void copyIndices(MemorySegment idx, long io, int stride, int rows, byte[] buf) {
         MemorySegment.copy(idx, ValueLayout.JAVA_BYTE, io, buf, 0, rows * stride);
     }
 
@@ -116,7 +116,7 @@ final class PanamaTwoFourKernels {
     }
 
     /** Σ of kept values [from, kept) of one row, left to right. */
-    private static float tail(int from, int kept, float[] vals, int vo, MemorySegment idx, long io, float[] x,
+    static float tail(int from, int kept, float[] vals, int vo, MemorySegment idx, long io, float[] x,
             int xOff) {
         float t = 0;
         for (int k = from; k < kept; k++) {
