@@ -2,6 +2,8 @@ package lowbit.tensor.simd.panama;
 
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 import lowbit.tensor.parallel.Parallel;
 
@@ -81,6 +83,59 @@ final class PanamaGemm {
         }
         ZIP_LO = FloatVector.fromArray(F, lo, 0);
         ZIP_HI = FloatVector.fromArray(F, hi, 0);
+        int[] dupLo = new int[L];
+        int[] dupHi = new int[L];
+        boolean[] odd = new boolean[L];
+        for (int i = 0; i < L; i++) {
+            dupLo[i] = i / 2;
+            dupHi[i] = L / 2 + i / 2;
+            odd[i] = (i & 1) != 0;
+        }
+        DUP_LO = VectorShuffle.fromArray(F, dupLo, 0);
+        DUP_HI = VectorShuffle.fromArray(F, dupHi, 0);
+        ODD = VectorMask.fromArray(F, odd, 0);
+    }
+
+    /**
+     * Whether a zip is one two-source permute (vpermt2ps with AVX-512, tbl on ARM: the machines with 32 vector
+     * registers). Without one (AVX2) a two-vector selectFrom lowers to two vpermps, a compare and a blend; a zip is
+     * then built from two one-source permutes by constant shuffles and a constant blend instead.
+     */
+    private static final boolean TWO_SOURCE_ZIP = Species.VECTOR_REGISTERS >= 32;
+    /** Lane i: lane i/2 (low half, each twice), and L/2 + i/2 (high half). */
+    private static final VectorShuffle<Float> DUP_LO;
+    private static final VectorShuffle<Float> DUP_HI;
+    /** The odd lanes. */
+    private static final VectorMask<Float> ODD;
+
+    /** Lanes 0, L, 1, L+1, .. of a, b (a's low half interleaved with b's). */
+    private static FloatVector zipLo(FloatVector a, FloatVector b) {
+        return TWO_SOURCE_ZIP ? zipLo2(a, b) : zipLo1(a, b);
+    }
+
+    /** Lanes L/2, L + L/2, .. of a, b (the high halves interleaved). */
+    private static FloatVector zipHi(FloatVector a, FloatVector b) {
+        return TWO_SOURCE_ZIP ? zipHi2(a, b) : zipHi1(a, b);
+    }
+
+    /** {@link #zipLo} by one two-source permute. */
+    static FloatVector zipLo2(FloatVector a, FloatVector b) {
+        return ZIP_LO.selectFrom(a, b);
+    }
+
+    /** {@link #zipHi} by one two-source permute. */
+    static FloatVector zipHi2(FloatVector a, FloatVector b) {
+        return ZIP_HI.selectFrom(a, b);
+    }
+
+    /** {@link #zipLo} by two one-source permutes and a blend. */
+    static FloatVector zipLo1(FloatVector a, FloatVector b) {
+        return a.rearrange(DUP_LO).blend(b.rearrange(DUP_LO), ODD);
+    }
+
+    /** {@link #zipHi} by two one-source permutes and a blend. */
+    static FloatVector zipHi1(FloatVector a, FloatVector b) {
+        return a.rearrange(DUP_HI).blend(b.rearrange(DUP_HI), ODD);
     }
 
     /**
@@ -517,26 +572,26 @@ final class PanamaGemm {
         FloatVector v5 = FloatVector.fromArray(F, src, s + Math.min(5, last) * ld);
         FloatVector v6 = FloatVector.fromArray(F, src, s + Math.min(6, last) * ld);
         FloatVector v7 = FloatVector.fromArray(F, src, s + Math.min(7, last) * ld);
-        FloatVector w0 = ZIP_LO.selectFrom(v0, v4), w1 = ZIP_HI.selectFrom(v0, v4);
-        FloatVector w2 = ZIP_LO.selectFrom(v1, v5), w3 = ZIP_HI.selectFrom(v1, v5);
-        FloatVector w4 = ZIP_LO.selectFrom(v2, v6), w5 = ZIP_HI.selectFrom(v2, v6);
-        FloatVector w6 = ZIP_LO.selectFrom(v3, v7), w7 = ZIP_HI.selectFrom(v3, v7);
-        v0 = ZIP_LO.selectFrom(w0, w4);
-        v1 = ZIP_HI.selectFrom(w0, w4);
-        v2 = ZIP_LO.selectFrom(w1, w5);
-        v3 = ZIP_HI.selectFrom(w1, w5);
-        v4 = ZIP_LO.selectFrom(w2, w6);
-        v5 = ZIP_HI.selectFrom(w2, w6);
-        v6 = ZIP_LO.selectFrom(w3, w7);
-        v7 = ZIP_HI.selectFrom(w3, w7);
-        ZIP_LO.selectFrom(v0, v4).intoArray(dst, d);
-        ZIP_HI.selectFrom(v0, v4).intoArray(dst, d + dstStride);
-        ZIP_LO.selectFrom(v1, v5).intoArray(dst, d + 2 * dstStride);
-        ZIP_HI.selectFrom(v1, v5).intoArray(dst, d + 3 * dstStride);
-        ZIP_LO.selectFrom(v2, v6).intoArray(dst, d + 4 * dstStride);
-        ZIP_HI.selectFrom(v2, v6).intoArray(dst, d + 5 * dstStride);
-        ZIP_LO.selectFrom(v3, v7).intoArray(dst, d + 6 * dstStride);
-        ZIP_HI.selectFrom(v3, v7).intoArray(dst, d + 7 * dstStride);
+        FloatVector w0 = zipLo(v0, v4), w1 = zipHi(v0, v4);
+        FloatVector w2 = zipLo(v1, v5), w3 = zipHi(v1, v5);
+        FloatVector w4 = zipLo(v2, v6), w5 = zipHi(v2, v6);
+        FloatVector w6 = zipLo(v3, v7), w7 = zipHi(v3, v7);
+        v0 = zipLo(w0, w4);
+        v1 = zipHi(w0, w4);
+        v2 = zipLo(w1, w5);
+        v3 = zipHi(w1, w5);
+        v4 = zipLo(w2, w6);
+        v5 = zipHi(w2, w6);
+        v6 = zipLo(w3, w7);
+        v7 = zipHi(w3, w7);
+        zipLo(v0, v4).intoArray(dst, d);
+        zipHi(v0, v4).intoArray(dst, d + dstStride);
+        zipLo(v1, v5).intoArray(dst, d + 2 * dstStride);
+        zipHi(v1, v5).intoArray(dst, d + 3 * dstStride);
+        zipLo(v2, v6).intoArray(dst, d + 4 * dstStride);
+        zipHi(v2, v6).intoArray(dst, d + 5 * dstStride);
+        zipLo(v3, v7).intoArray(dst, d + 6 * dstStride);
+        zipHi(v3, v7).intoArray(dst, d + 7 * dstStride);
     }
 
     /**
