@@ -12,13 +12,20 @@ import lowbit.tensor.simd.VectorizationProvider;
  * reads only |K|·rows weights: at 50 % activation sparsity half of a dense GEMV's memory traffic.
  *
  * <p>Every y element is accumulated over the listed columns in list order (pass them ascending for the best memory
- * order); rows are split across {@link Parallel} threads in chunks that depend only on the shape, so the result has
- * the same bits for any thread count. Compared with the exact sum the error is within γ_|K|·Σ_{c∈K}|W[r, c]·x[c]|.
+ * order), whatever rows it is computed with, so the rows can be split across {@link Parallel} threads by the thread
+ * count and the result still has the same bits for any thread count. Compared with the exact sum the error is within γ_|K|·Σ_{c∈K}|W[r, c]·x[c]|.
  */
 public final class ColumnSubsetGemv {
     private static final SparseKernels K = VectorizationProvider.get().sparse();
-    /** Rows per parallel task: y's chunk stays in L1 while the columns stream through. */
-    private static final int ROW_CHUNK = 1024;
+    /**
+     * Rows per parallel task at most: y's chunk (16 KB) stays in L1 while the columns stream through. Longer runs per
+     * column stream faster (4096×14336 at 50 %, one Zen 1 core: 7.0 ms with 4096-row chunks, 9.0 with 2048, 9.4 with
+     * 1024, the former fixed chunk: a fresh hardware-prefetch stream per 4 KB), so a task takes as many rows as
+     * this and the thread count allow, but not fewer than {@link #MIN_CHUNK}.
+     */
+    static final int MAX_CHUNK = 4096;
+    /** Rows per parallel task at least. */
+    static final int MIN_CHUNK = 1024;
 
     private ColumnSubsetGemv() {
     }
@@ -58,7 +65,8 @@ public final class ColumnSubsetGemv {
                         + " is outside [0, " + cols + ")");
             }
         }
-        Parallel.forRange(0, rows, ROW_CHUNK, (from, to) -> {
+        int chunk = Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, (rows + Parallel.parallelism() - 1) / Parallel.parallelism()));
+        Parallel.forRange(0, rows, (chunk + 63) & ~63, (from, to) -> {
             K.gemvColumns(wt, rows, columns, count, x, 0, y, 0, (int) from, (int) to);
             if (bias != null) {
                 for (int r = (int) from; r < to; r++) {

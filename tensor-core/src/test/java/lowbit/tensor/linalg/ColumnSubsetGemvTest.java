@@ -23,7 +23,7 @@ class ColumnSubsetGemvTest {
     @Test
     void matchesTheReferenceForAnySubsetAndThreadCount() {
         Random r = new Random(SEED);
-        for (int[] shape : new int[][] {{1, 1}, {3, 7}, {1025, 33}, {2100, 64}, {64, 300}}) {
+        for (int[] shape : new int[][] {{1, 1}, {3, 7}, {1025, 33}, {2100, 64}, {64, 300}, {4500, 9}}) {
             int rows = shape[0], cols = shape[1];
             float[] w = new float[rows * cols];
             float[] wt = new float[rows * cols];
