@@ -198,13 +198,16 @@ final class PanamaSparseKernels implements SparseKernels {
                 ? PanamaTwoFourBlendKernels.prepare(x, xOff, cols) : null;
     }
 
-    /** The caller's xs, or (blend form, none given) x prepared here. */
-    private float[] twoFourInput(float[] x, int xOff, int cols, float[] xs) {
+    /**
+     * The caller's xs, or (blend form, none given) x prepared here; null for the permute form, which also takes calls
+     * of fewer than four rows without a prepared x (preparing costs about what the blends save on three rows).
+     */
+    private float[] twoFourInput(float[] x, int xOff, int cols, float[] xs, int rows) {
         if (!PanamaTwoFourBlendKernels.USE) {
             return null;
         }
         if (xs == null) {
-            return PanamaTwoFourBlendKernels.prepare(x, xOff, cols);
+            return rows < 4 ? null : PanamaTwoFourBlendKernels.prepare(x, xOff, cols);
         }
         if (xs.length != PanamaTwoFourBlendKernels.preparedLength(cols)) {
             throw new IllegalArgumentException("2:4 GEMV: the prepared x has " + xs.length + " floats, "
@@ -217,7 +220,7 @@ final class PanamaSparseKernels implements SparseKernels {
     public void gemvNm(int n, int m, int idxBits, int cols, float[] vals, int valOff, MemorySegment idx, long idxOff,
             long idxStride, float[] x, int xOff, float[] xs, float[] y, int yOff, int rows) {
         if (twoFour(n, m, idxBits)) {
-            float[] p = twoFourInput(x, xOff, cols, xs);
+            float[] p = twoFourInput(x, xOff, cols, xs, rows);
             if (p != null) {
                 PanamaTwoFourBlendKernels.gemv(cols, vals, valOff, idx, idxOff, idxStride, x, xOff, p, y, yOff, rows);
             } else {
@@ -330,7 +333,7 @@ final class PanamaSparseKernels implements SparseKernels {
         // rows whose last code load would pass the end of the segment go to the scalar twin (always the same rows)
         int safe = PanamaAffineKernels.safeEnd(codes.asSlice(codeOff), codeStride, lastLoad, 0, rows);
         float[] prepared = twoFour(n, m, idxBits) && PanamaTwoFourBlendKernels.affineBits(bits)
-                ? twoFourInput(x, xOff, cols, xs) : null;
+                ? twoFourInput(x, xOff, cols, xs, safe) : null;
         if (prepared != null) {
             // the blend form reads one int per block of L codes: the last one ends within the last unit's load
             PanamaTwoFourBlendKernels.gemvAffine(codes, codeOff, codeStride, bits, groups, units * PanamaAffineKernels.P,
