@@ -97,11 +97,10 @@ final class PanamaGemm {
     }
 
     /**
-     * Whether a zip is one two-source permute (vpermt2ps with AVX-512, tbl on ARM: the machines with 32 vector
-     * registers). Without one (AVX2) a two-vector selectFrom lowers to two vpermps, a compare and a blend; a zip is
-     * then built from two one-source permutes by constant shuffles and a constant blend instead.
+     * Whether a zip is one two-source permute ({@link Species#TWO_SOURCE_PERMUTE}); without one it is built from two
+     * one-source permutes by constant shuffles and a constant blend.
      */
-    static final boolean TWO_SOURCE_ZIP = Species.VECTOR_REGISTERS >= 32;
+    private static final boolean TWO_SOURCE_ZIP = Species.TWO_SOURCE_PERMUTE;
     /** Lane i: lane i/2 (low half, each twice), and L/2 + i/2 (high half). */
     private static final VectorShuffle<Float> DUP_LO;
     private static final VectorShuffle<Float> DUP_HI;

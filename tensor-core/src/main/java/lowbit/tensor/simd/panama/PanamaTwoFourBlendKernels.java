@@ -54,11 +54,8 @@ final class PanamaTwoFourBlendKernels {
             CODE_SHIFT[b] = lanes(l -> l * bits);
         }
     }
-    /**
-     * Whether the 2:4 kernels use this form: with 16 vector registers, which on x86 means no AVX-512 and no vpermt2d
-     * (AVX-512 hosts and ARM, with 32, keep the one-instruction permute).
-     */
-    static final boolean USE = Species.VECTOR_REGISTERS < 32;
+    /** Whether the 2:4 kernels use this form: where a two-vector permute is not one instruction. */
+    static final boolean USE = !Species.TWO_SOURCE_PERMUTE;
     /** Lane l: bit 0 of lane l's 2-bit code in the block's index word. */
     private static final IntVector BIT0 = lanes(l -> 1 << 2 * l);
     /** Lane l: bit 1 of lane l's code. */

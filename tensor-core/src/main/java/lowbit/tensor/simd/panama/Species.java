@@ -39,6 +39,14 @@ public final class Species {
      */
     public static final int VECTOR_REGISTERS = vectorRegisters();
 
+    /**
+     * Whether a two-vector {@code selectFrom} is one instruction (vpermt2d/vpermt2ps with AVX-512, tbl on AArch64):
+     * taken to hold exactly where there are 32 vector registers. Without it (x86 with AVX2 only) C2 lowers each such
+     * select to two vpermd, a compare and a blend, and the kernels that rely on it (the 2:4 GEMVs' input select, the
+     * GEMM packing zips) switch to in-lane blends and one-source permutes instead.
+     */
+    public static final boolean TWO_SOURCE_PERMUTE = VECTOR_REGISTERS >= 32;
+
     /** Whether fused multiply-add is fast here (HotSpot's UseFMA); without it FloatVector.fma is emulated and slow. */
     public static final boolean FMA = hasFastFma();
 
