@@ -554,23 +554,20 @@ final class PanamaGemm {
     }
 
     /**
-     * Eight rows of L floats (row r at {@code src[s + min(r, rows − 1)·ld ..]}: with rows &lt; 8 the last row stands
-     * in for the missing ones) transposed by three rounds of zips (vector i with vector i + 4): 24 two-vector
-     * selections per 8·L floats instead of 8·L/16 gathers. Output vector t (t = 0..7, stored in that order at
-     * {@code dst[d + t·dstStride ..]}) holds, row after row in lanes of 8, the columns that packed-A order puts
-     * there: at 8 lanes column t of the block, at 16 lanes columns 2t and 2t + 1 (so dstStride = L packs 8 rows),
-     * and at 8 lanes with rows &lt; 8 and dstStride = rows each store's junk lanes fall where the next store writes.
+     * Eight rows of L floats (row r at {@code src[s + r·ld ..]}) transposed by three rounds of zips (vector i with
+     * vector i + 4): 24 zips per 8·L floats instead of 8·L/16 gathers. Output vector t (t = 0..7, stored in that order
+     * at {@code dst[d + t·dstStride ..]}) holds, row after row in lanes of 8, the columns that packed-A order puts
+     * there: at 8 lanes column t of the block, at 16 lanes columns 2t and 2t + 1 (so dstStride = L packs 8 rows).
      */
-    static void transpose8(float[] src, int s, int ld, int rows, float[] dst, int d, int dstStride) {
-        int last = rows - 1;
+    static void transpose8(float[] src, int s, int ld, float[] dst, int d, int dstStride) {
         FloatVector v0 = FloatVector.fromArray(F, src, s);
-        FloatVector v1 = FloatVector.fromArray(F, src, s + Math.min(1, last) * ld);
-        FloatVector v2 = FloatVector.fromArray(F, src, s + Math.min(2, last) * ld);
-        FloatVector v3 = FloatVector.fromArray(F, src, s + Math.min(3, last) * ld);
-        FloatVector v4 = FloatVector.fromArray(F, src, s + Math.min(4, last) * ld);
-        FloatVector v5 = FloatVector.fromArray(F, src, s + Math.min(5, last) * ld);
-        FloatVector v6 = FloatVector.fromArray(F, src, s + Math.min(6, last) * ld);
-        FloatVector v7 = FloatVector.fromArray(F, src, s + Math.min(7, last) * ld);
+        FloatVector v1 = FloatVector.fromArray(F, src, s + ld);
+        FloatVector v2 = FloatVector.fromArray(F, src, s + 2 * ld);
+        FloatVector v3 = FloatVector.fromArray(F, src, s + 3 * ld);
+        FloatVector v4 = FloatVector.fromArray(F, src, s + 4 * ld);
+        FloatVector v5 = FloatVector.fromArray(F, src, s + 5 * ld);
+        FloatVector v6 = FloatVector.fromArray(F, src, s + 6 * ld);
+        FloatVector v7 = FloatVector.fromArray(F, src, s + 7 * ld);
         FloatVector w0 = zipLo(v0, v4), w1 = zipHi(v0, v4);
         FloatVector w2 = zipLo(v1, v5), w3 = zipHi(v1, v5);
         FloatVector w4 = zipLo(v2, v6), w5 = zipHi(v2, v6);
@@ -594,9 +591,10 @@ final class PanamaGemm {
     }
 
     /**
-     * ap[dst + p·MR + r] = op(A)[i0 + r, p0 + p], zero for r &ge; mr. A full untransposed micro-panel is transposed
-     * by zips when a vector holds at least 8 floats (8 rows) or exactly 8 (6 rows), else gathered with {@code aIdx}
-     * (from {@link #gatherMap}; 8 rows at 128 bits) or, with a null map, copied element by element.
+     * ap[dst + p·MR + r] = op(A)[i0 + r, p0 + p], zero for r &ge; mr. A full untransposed micro-panel of 8 rows is
+     * transposed by zips when a vector holds at least 8 floats, or gathered with {@code aIdx} (from
+     * {@link #gatherMap}; 8 rows at 128 bits); one of 6 rows (the 16-register tile) is copied column by column;
+     * anything else element by element.
      */
     static void packA(boolean transA, float[] a, int aOff, int lda, int i0, int mr, int p0, int kc, float[] ap,
             int dst, int[] aIdx) {
@@ -613,18 +611,12 @@ final class PanamaGemm {
         int p = 0;
         if (MR == 8 && mr == MR && L >= MR) {
             for (; p + L <= kc; p += L) {
-                transpose8(a, s + p, lda, 8, ap, dst + p * MR, L);
-            }
-        } else if (MR == 6 && mr == MR && L == 8 && TWO_SOURCE_ZIP) {
-            // rows 6 and 7 repeat row 5, and each column's 6-float slot is written with 8 floats in column order, so
-            // the junk is overwritten by the next column; the slice's last column is left to the loop below, so no
-            // store reaches past this micro-panel
-            for (; p + L < kc; p += L) {
-                transpose8(a, s + p, lda, 6, ap, dst + p * MR, MR);
+                transpose8(a, s + p, lda, ap, dst + p * MR, L);
             }
         } else if (MR == 6 && mr == MR) {
-            // without a two-source permute, column by column with scalar moves: 0.57 ns per float against 1.65 for
-            // the one-source zips on a Zen 1 core (6×256 panels, L1-resident)
+            // the 6-row tile exists only with 16 registers, i.e. without a two-source permute: column by column with
+            // scalar moves, 0.57 ns per float against 1.65 for transpose8's one-source zips on a Zen 1 core (6×256
+            // panels, L1-resident)
             int r1 = s + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda;
             for (; p < kc; p++) {
                 int o = dst + p * MR;

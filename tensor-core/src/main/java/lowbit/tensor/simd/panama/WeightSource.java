@@ -106,7 +106,7 @@ abstract sealed class WeightSource {
                 int p = 0;
                 for (; p + 8 <= kc; p += 8) {
                     for (int jj = 0; jj < nr; jj += 8) {
-                        PanamaGemm.transpose8(b, s + (int) (jj * ld) + p, (int) ld, 8, bp, dst + p * nr + jj, nr);
+                        PanamaGemm.transpose8(b, s + (int) (jj * ld) + p, (int) ld, bp, dst + p * nr + jj, nr);
                     }
                 }
                 for (int jj = 0; jj < nr; jj++) {

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
  * The zips of the GEMM packing at this JVM's vector width: both forms (one two-source permute, or two one-source
  * permutes and a blend; the build picks one by the register count) against their definition, and
  * {@link PanamaGemm#transpose8} (whichever form it uses here) against the packed-A order it documents, for 8 rows
- * and, at 8 lanes, for 6 rows with the 6-float stride of the 6-row tile.
+ * and, at 8 lanes, with the 16-float stride of a transposed B panel.
  */
 @Tag("simd")
 class TransposeTest {
@@ -60,16 +60,16 @@ class TransposeTest {
         Random r = new Random(12);
         int ld = l + 3;
         float[] src = randoms(r, 8 * ld + 5);
-        for (int rows : l == 8 ? new int[] {8, 6} : new int[] {8}) {
-            int stride = rows == 8 ? l : 6;
+        // strides: packed A (L), and at 8 lanes the 16-float rows of a transposed B panel
+        for (int stride : l == 8 ? new int[] {8, 16} : new int[] {l}) {
             float[] dst = new float[7 * stride + l + 4];
-            PanamaGemm.transpose8(src, 5, ld, rows, dst, 2, stride);
-            // column c of the block: its rows at dst[2 + c·per ..], per = 8, or 6 with 6 rows (each 8-float store's
-            // two junk lanes are overwritten by the next store; the last store's lie past the block)
-            int per = rows;
+            PanamaGemm.transpose8(src, 5, ld, dst, 2, stride);
+            // column c of the block: its 8 rows at dst[2 + c·stride ..] at 8 lanes; at 16 lanes store t holds
+            // columns 2t and 2t + 1, so column c is at dst[2 + 8c ..]
             for (int c = 0; c < l; c++) {
-                for (int row = 0; row < rows; row++) {
-                    assertThat(dst[2 + c * per + row]).as("rows %d column %d row %d at %d lanes", rows, c, row, l)
+                int at = 2 + (l == 8 ? c * stride : 8 * c);
+                for (int row = 0; row < 8; row++) {
+                    assertThat(dst[at + row]).as("stride %d column %d row %d at %d lanes", stride, c, row, l)
                             .isEqualTo(src[5 + row * ld + c]);
                 }
             }
