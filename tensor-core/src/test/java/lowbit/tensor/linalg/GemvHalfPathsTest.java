@@ -90,11 +90,13 @@ class GemvHalfPathsTest {
      * The four-row check ORs the rows' magnitude bits before taking the max, so finite weights of different rows can
      * raise a false alarm (2.5 = 0x4100 and 1.5 = 0x3E00 at one column OR to 0x7F00, an exponent of 31): the exact
      * re-check must then keep the fast result, which has the exact path's bits, and a real infinity in the same group
-     * must still make its row infinite.
+     * must still make its row infinite. With 32 vector registers the fast loop takes eight rows at once and ORs all
+     * eight: rows 8..15 hold an alarm only that eight-row check raises (rows 9 and 13 are in different four-row
+     * groups, each clean on its own), and rows 16..23 a real NaN in the second half of the group.
      */
     @Test
     void aFalseAlarmOfTheFourRowCheckKeepsTheFastResult() {
-        int rows = 8, cols = 64;
+        int rows = 24, cols = 64;
         short[] h = new short[rows * cols];
         h[5] = Float.floatToFloat16(2.5f);
         h[cols + 5] = Float.floatToFloat16(1.5f);
@@ -102,6 +104,11 @@ class GemvHalfPathsTest {
         h[4 * cols + 5] = Float.floatToFloat16(2.5f); // second group: the same alarm and a real infinity
         h[5 * cols + 5] = Float.floatToFloat16(1.5f);
         h[6 * cols + 7] = (short) 0x7C00;
+        h[9 * cols + 3] = Float.floatToFloat16(2.5f); // third block: an eight-row-only false alarm
+        h[13 * cols + 3] = Float.floatToFloat16(1.5f);
+        h[10 * cols + 3] = Float.floatToFloat16(-3f);
+        h[17 * cols + 11] = Float.floatToFloat16(1.25f); // fourth block: a NaN in row 21
+        h[21 * cols + 30] = (short) 0x7E00;
         float[] x = new float[cols];
         for (int c = 0; c < cols; c++) {
             x[c] = 0.25f * (c + 1);
@@ -113,6 +120,10 @@ class GemvHalfPathsTest {
         assertThat(y).as(SimdTesting.providerName()).containsExactly(ref);
         assertThat(y[0]).isEqualTo(2.5f * 1.5f);
         assertThat(y[6]).isEqualTo(Float.POSITIVE_INFINITY);
+        assertThat(y[9]).isEqualTo(2.5f * 0.25f * 4);
+        assertThat(y[13]).isEqualTo(1.5f * 0.25f * 4);
+        assertThat(y[21]).isNaN();
+        assertThat(y[17]).isEqualTo(1.25f * 0.25f * 12);
         try (Arena arena = Arena.ofConfined()) {
             float[] ys = new float[rows];
             Gemv.multiply(segment(arena, h), DType.F16, rows, cols, x, null, ys);

@@ -33,7 +33,8 @@ final class HalfLanes {
     // sequence is kept short (8 vector operations): when the GEMV loop around it grew too large, C2 hit its
     // inlining node limit, left vector intrinsics unexpanded and boxed every vector (F16 GEMV ran 5x slower).
     private static final FloatVector TWO_112 = FloatVector.broadcast(Species.F, 0x1p112f);
-    private static final IntVector SIGN_EM = IntVector.broadcast(I, 0x8FFF_E000);
+    /** Bit 31 and bits 13..27: the sign and the exponent-and-mantissa of a half widened and shifted left by 13. */
+    static final IntVector SIGN_EM = IntVector.broadcast(I, 0x8FFF_E000);
     private static final IntVector EXP_MASK = IntVector.broadcast(I, 0x7f80_0000);
     /** 2^16 in every lane: compared with a vector constant, not a scalar, which costs fewer of C2's inlining nodes. */
     private static final FloatVector TWO_16 = FloatVector.broadcast(Species.F, 0x1p16f);

@@ -5,6 +5,7 @@ import static lowbit.tensor.simd.ScalarDenseKernels.HALF_LE;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -57,7 +58,10 @@ final class PanamaHalfGemv {
     /** Per-thread scratch, taken once per call (not in the loops). */
     private static final class Scratch {
         float[] xs = new float[0];
-        final float[] tmp = new float[L];
+        /** Lane sums, and the eight accumulators of {@link #f16Loop8}. */
+        final float[] tmp = new float[8 * L];
+        /** The magnitude maxima of {@link #f16Loop8}. */
+        final short[] magnitudes = new short[L];
     }
 
     /**
@@ -72,6 +76,18 @@ final class PanamaHalfGemv {
      */
     private static int columnStep = L;
 
+    /**
+     * Whether the fast loops take eight rows per group (then four, then one) rather than four: with 32 vector
+     * registers the eight accumulators, x and the widened weights all stay in registers. A memory-bound GEMV on one
+     * core is limited by how many cache lines are in flight, and four rows of halves touch only two lines per
+     * iteration where four rows of F32 touch four: eight rows of halves touch four again. On a Zen 4 core
+     * (4096×14336, one thread, best of 20 alternating with the four-row loop in one JVM) BF16 went from 6.5–6.7 to
+     * 5.4–5.7 ms, F16 from 8.0–8.7 to 7.0–7.1 ms. With 16 registers (AVX2) eight accumulators would spill, so the
+     * four-row loops stay; without fast FMA too (the F16 eight-row loop calls {@code fma} directly, see
+     * {@link #f16Loop8}).
+     */
+    private static final boolean EIGHT_ROWS = Species.VECTOR_REGISTERS >= 32 && Species.FMA;
+
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private PanamaHalfGemv() {
@@ -83,6 +99,9 @@ final class PanamaHalfGemv {
         float[] tmp = s.tmp;
         int r = r0;
         if (bf16) {
+            for (; EIGHT_ROWS && r + 8 <= r1; r += 8) {
+                bf16Group8(w, wOff + r * ldw, ldw, x, xOff, cols, y, yOff + r, tmp);
+            }
             for (; r + 4 <= r1; r += 4) {
                 bf16Group(w, wOff + r * ldw, ldw, x, xOff, cols, y, yOff + r, tmp);
             }
@@ -93,6 +112,9 @@ final class PanamaHalfGemv {
         }
         float[] xs = scaledX(s, x, xOff, cols);
         if (xs != null) {
+            for (; EIGHT_ROWS && r + 8 <= r1; r += 8) {
+                f16Group8(w, wOff + r * ldw, ldw, xs, x, xOff, cols, y, yOff + r, tmp, s.magnitudes);
+            }
             for (; r + 4 <= r1; r += 4) {
                 f16Group(w, wOff + r * ldw, ldw, xs, x, xOff, cols, y, yOff + r, tmp);
             }
@@ -115,6 +137,9 @@ final class PanamaHalfGemv {
         float[] tmp = s.tmp;
         int r = r0;
         if (bf16) {
+            for (; EIGHT_ROWS && r + 8 <= r1; r += 8) {
+                bf16Group8(w, wOff + r * ldw, ldw, x, xOff, cols, y, yOff + r, tmp);
+            }
             for (; r + 4 <= r1; r += 4) {
                 bf16Group(w, wOff + r * ldw, ldw, x, xOff, cols, y, yOff + r, tmp);
             }
@@ -125,6 +150,9 @@ final class PanamaHalfGemv {
         }
         float[] xs = scaledX(s, x, xOff, cols);
         if (xs != null) {
+            for (; EIGHT_ROWS && r + 8 <= r1; r += 8) {
+                f16Group8(w, wOff + r * ldw, ldw, xs, x, xOff, cols, y, yOff + r, tmp, s.magnitudes);
+            }
             for (; r + 4 <= r1; r += 4) {
                 f16Group(w, wOff + r * ldw, ldw, xs, x, xOff, cols, y, yOff + r, tmp);
             }
@@ -194,6 +222,35 @@ final class PanamaHalfGemv {
         return special(m);
     }
 
+    /**
+     * {@link HalfLanes#f16Unbiased} spelled out with Vector API calls only (which C2 always inlines): in the
+     * eight-row loops C2 refused to inline that helper ("callee is too large"), left each conversion out of line
+     * and boxed the vectors (33 ms instead of 6 for 4096×14336).
+     */
+    private static FloatVector unbiased(ShortVector h) {
+        return ((IntVector) h.convertShape(VectorOperators.S2I, Species.I, 0)).lanewise(VectorOperators.LSHL, 13)
+                .and(HalfLanes.SIGN_EM).reinterpretAsFloats();
+    }
+
+    /** Whether some a[i] is at least v. */
+    private static boolean anyAtLeast(short[] a, short v) {
+        for (short e : a) {
+            if (e >= v) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** a[from .. from + L) added in lane order, as {@link PanamaGemv#lanes} adds a vector's lanes. */
+    private static float laneSum(float[] a, int from) {
+        float s = a[from];
+        for (int i = 1; i < L; i++) {
+            s += a[from + i];
+        }
+        return s;
+    }
+
     /** m lane-wise max the magnitude bits of h. */
     private static ShortVector magnitudes(ShortVector m, ShortVector h) {
         return m.max(h.and(MAGNITUDES));
@@ -214,6 +271,65 @@ final class PanamaHalfGemv {
 
     private static float bf16(short h) {
         return Float.intBitsToFloat(h << 16);
+    }
+
+    /**
+     * Fast path: rows o, o + ld, .. o + 7·ld (element offsets) into y[yAt .. yAt + 8), each row summed exactly as by
+     * {@link #f16Group}. When the magnitude check raises an alarm the two halves are redone by {@link #f16Group},
+     * which settles it row group by row group.
+     */
+    private static void f16Group8(short[] w, int o0, int ld, float[] xs, float[] x, int xOff, int cols, float[] y,
+            int yAt, float[] tmp, short[] mags) {
+        int bound = F.loopBound(cols);
+        f16Loop8(w, o0, ld, xs, bound, tmp, mags);
+        if (anyAtLeast(mags, HalfLanes.SPECIAL)) {
+            f16Group(w, o0, ld, xs, x, xOff, cols, y, yAt, tmp);
+            f16Group(w, o0 + 4 * ld, ld, xs, x, xOff, cols, y, yAt + 4, tmp);
+            return;
+        }
+        for (int r = 0; r < 8; r++) {
+            y[yAt + r] = f16Tail(w, o0 + r * ld, x, xOff, bound, cols, laneSum(tmp, r * L));
+        }
+    }
+
+    /**
+     * The vector loop of {@link #f16Group8}, alone in its method: row r's accumulator into acc[r·L .. (r + 1)·L),
+     * the lane-wise maximum of the eight rows' OR-ed magnitude bits into {@code magnitudes}. This loop sits at the
+     * edge of C2's node-count inlining cutoff (past it C2 leaves vector calls out of line and boxes every vector:
+     * 20–33 ms instead of 7 for 4096×14336), so it is kept bare: the tails, the alarm test and the fallback live in
+     * the caller, the FMA is called directly (the eight-row loops run only where {@link Species#FMA} holds, see
+     * {@link #EIGHT_ROWS}), one eight-way OR per step feeds the check and the conversion is {@link #unbiased}.
+     */
+    private static void f16Loop8(short[] w, int o0, int ld, float[] xs, int bound, float[] acc,
+            short[] magnitudes) {
+        int o1 = o0 + ld, o2 = o1 + ld, o3 = o2 + ld, o4 = o3 + ld, o5 = o4 + ld, o6 = o5 + ld, o7 = o6 + ld;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        ShortVector m = ShortVector.zero(H);
+        for (int c = 0, step = columnStep; c < bound; c += step) {
+            FloatVector xv = FloatVector.fromArray(F, xs, c);
+            ShortVector h0 = ShortVector.fromArray(H, w, o0 + c), h1 = ShortVector.fromArray(H, w, o1 + c);
+            ShortVector h2 = ShortVector.fromArray(H, w, o2 + c), h3 = ShortVector.fromArray(H, w, o3 + c);
+            ShortVector h4 = ShortVector.fromArray(H, w, o4 + c), h5 = ShortVector.fromArray(H, w, o5 + c);
+            ShortVector h6 = ShortVector.fromArray(H, w, o6 + c), h7 = ShortVector.fromArray(H, w, o7 + c);
+            a0 = unbiased(h0).fma(xv, a0);
+            a1 = unbiased(h1).fma(xv, a1);
+            a2 = unbiased(h2).fma(xv, a2);
+            a3 = unbiased(h3).fma(xv, a3);
+            a4 = unbiased(h4).fma(xv, a4);
+            a5 = unbiased(h5).fma(xv, a5);
+            a6 = unbiased(h6).fma(xv, a6);
+            a7 = unbiased(h7).fma(xv, a7);
+            m = m.max(h0.or(h1).or(h2).or(h3).or(h4).or(h5).or(h6).or(h7).and(MAGNITUDES));
+        }
+        a0.intoArray(acc, 0 * L);
+        a1.intoArray(acc, 1 * L);
+        a2.intoArray(acc, 2 * L);
+        a3.intoArray(acc, 3 * L);
+        a4.intoArray(acc, 4 * L);
+        a5.intoArray(acc, 5 * L);
+        a6.intoArray(acc, 6 * L);
+        a7.intoArray(acc, 7 * L);
+        m.intoArray(magnitudes, 0);
     }
 
     /** Fast path: rows o, o + ld, o + 2·ld, o + 3·ld (element offsets) into y[yAt .. yAt + 4). */
@@ -293,6 +409,33 @@ final class PanamaHalfGemv {
         return s;
     }
 
+    /** Rows o, o + ld, .. o + 7·ld (element offsets) into y[yAt .. yAt + 8), each row summed as by {@link #bf16Group}. */
+    private static void bf16Group8(short[] w, int o0, int ld, float[] x, int xOff, int cols, float[] y, int yAt,
+            float[] tmp) {
+        int o1 = o0 + ld, o2 = o1 + ld, o3 = o2 + ld, o4 = o3 + ld, o5 = o4 + ld, o6 = o5 + ld, o7 = o6 + ld;
+        int bound = F.loopBound(cols);
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int c = 0, step = columnStep; c < bound; c += step) {
+            FloatVector xv = FloatVector.fromArray(F, x, xOff + c);
+            a0 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromArray(H, w, o0 + c)), xv, a0);
+            a1 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromArray(H, w, o1 + c)), xv, a1);
+            a2 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromArray(H, w, o2 + c)), xv, a2);
+            a3 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromArray(H, w, o3 + c)), xv, a3);
+            a4 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromArray(H, w, o4 + c)), xv, a4);
+            a5 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromArray(H, w, o5 + c)), xv, a5);
+            a6 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromArray(H, w, o6 + c)), xv, a6);
+            a7 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromArray(H, w, o7 + c)), xv, a7);
+        }
+        y[yAt] = bf16Tail(w, o0, x, xOff, bound, cols, PanamaGemv.lanes(a0, tmp));
+        y[yAt + 1] = bf16Tail(w, o1, x, xOff, bound, cols, PanamaGemv.lanes(a1, tmp));
+        y[yAt + 2] = bf16Tail(w, o2, x, xOff, bound, cols, PanamaGemv.lanes(a2, tmp));
+        y[yAt + 3] = bf16Tail(w, o3, x, xOff, bound, cols, PanamaGemv.lanes(a3, tmp));
+        y[yAt + 4] = bf16Tail(w, o4, x, xOff, bound, cols, PanamaGemv.lanes(a4, tmp));
+        y[yAt + 5] = bf16Tail(w, o5, x, xOff, bound, cols, PanamaGemv.lanes(a5, tmp));
+        y[yAt + 6] = bf16Tail(w, o6, x, xOff, bound, cols, PanamaGemv.lanes(a6, tmp));
+        y[yAt + 7] = bf16Tail(w, o7, x, xOff, bound, cols, PanamaGemv.lanes(a7, tmp));
+    }
+
     /** Rows o, o + ld, o + 2·ld, o + 3·ld (element offsets) into y[yAt .. yAt + 4). */
     private static void bf16Group(short[] w, int o0, int ld, float[] x, int xOff, int cols, float[] y, int yAt,
             float[] tmp) {
@@ -328,6 +471,65 @@ final class PanamaHalfGemv {
             s += bf16(w[o0 + c]) * x[xOff + c];
         }
         return s;
+    }
+
+    /**
+     * Fast path: rows o, o + ld, .. o + 7·ld (element offsets) into y[yAt .. yAt + 8), each row summed exactly as by
+     * {@link #f16Group}. When the magnitude check raises an alarm the two halves are redone by {@link #f16Group},
+     * which settles it row group by row group.
+     */
+    private static void f16Group8(MemorySegment w, long o0, long ld, float[] xs, float[] x, int xOff, int cols, float[] y,
+            int yAt, float[] tmp, short[] mags) {
+        int bound = F.loopBound(cols);
+        f16Loop8(w, o0, ld, xs, bound, tmp, mags);
+        if (anyAtLeast(mags, HalfLanes.SPECIAL)) {
+            f16Group(w, o0, ld, xs, x, xOff, cols, y, yAt, tmp);
+            f16Group(w, o0 + 4 * ld, ld, xs, x, xOff, cols, y, yAt + 4, tmp);
+            return;
+        }
+        for (int r = 0; r < 8; r++) {
+            y[yAt + r] = f16Tail(w, o0 + r * ld, x, xOff, bound, cols, laneSum(tmp, r * L));
+        }
+    }
+
+    /**
+     * The vector loop of {@link #f16Group8}, alone in its method: row r's accumulator into acc[r·L .. (r + 1)·L),
+     * the lane-wise maximum of the eight rows' OR-ed magnitude bits into {@code magnitudes}. This loop sits at the
+     * edge of C2's node-count inlining cutoff (past it C2 leaves vector calls out of line and boxes every vector:
+     * 20–33 ms instead of 7 for 4096×14336), so it is kept bare: the tails, the alarm test and the fallback live in
+     * the caller, the FMA is called directly (the eight-row loops run only where {@link Species#FMA} holds, see
+     * {@link #EIGHT_ROWS}), one eight-way OR per step feeds the check and the conversion is {@link #unbiased}.
+     */
+    private static void f16Loop8(MemorySegment w, long o0, long ld, float[] xs, int bound, float[] acc,
+            short[] magnitudes) {
+        long o1 = o0 + ld, o2 = o1 + ld, o3 = o2 + ld, o4 = o3 + ld, o5 = o4 + ld, o6 = o5 + ld, o7 = o6 + ld;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        ShortVector m = ShortVector.zero(H);
+        for (int c = 0, step = columnStep; c < bound; c += step) {
+            FloatVector xv = FloatVector.fromArray(F, xs, c);
+            ShortVector h0 = load(w, o0 + c), h1 = load(w, o1 + c);
+            ShortVector h2 = load(w, o2 + c), h3 = load(w, o3 + c);
+            ShortVector h4 = load(w, o4 + c), h5 = load(w, o5 + c);
+            ShortVector h6 = load(w, o6 + c), h7 = load(w, o7 + c);
+            a0 = unbiased(h0).fma(xv, a0);
+            a1 = unbiased(h1).fma(xv, a1);
+            a2 = unbiased(h2).fma(xv, a2);
+            a3 = unbiased(h3).fma(xv, a3);
+            a4 = unbiased(h4).fma(xv, a4);
+            a5 = unbiased(h5).fma(xv, a5);
+            a6 = unbiased(h6).fma(xv, a6);
+            a7 = unbiased(h7).fma(xv, a7);
+            m = m.max(h0.or(h1).or(h2).or(h3).or(h4).or(h5).or(h6).or(h7).and(MAGNITUDES));
+        }
+        a0.intoArray(acc, 0 * L);
+        a1.intoArray(acc, 1 * L);
+        a2.intoArray(acc, 2 * L);
+        a3.intoArray(acc, 3 * L);
+        a4.intoArray(acc, 4 * L);
+        a5.intoArray(acc, 5 * L);
+        a6.intoArray(acc, 6 * L);
+        a7.intoArray(acc, 7 * L);
+        m.intoArray(magnitudes, 0);
     }
 
     /** Fast path: rows o, o + ld, o + 2·ld, o + 3·ld (element offsets) into y[yAt .. yAt + 4). */
@@ -405,6 +607,33 @@ final class PanamaHalfGemv {
             s += f16(w.getAtIndex(HALF_LE, o0 + c)) * x[xOff + c];
         }
         return s;
+    }
+
+    /** Rows o, o + ld, .. o + 7·ld (element offsets) into y[yAt .. yAt + 8), each row summed as by {@link #bf16Group}. */
+    private static void bf16Group8(MemorySegment w, long o0, long ld, float[] x, int xOff, int cols, float[] y, int yAt,
+            float[] tmp) {
+        long o1 = o0 + ld, o2 = o1 + ld, o3 = o2 + ld, o4 = o3 + ld, o5 = o4 + ld, o6 = o5 + ld, o7 = o6 + ld;
+        int bound = F.loopBound(cols);
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int c = 0, step = columnStep; c < bound; c += step) {
+            FloatVector xv = FloatVector.fromArray(F, x, xOff + c);
+            a0 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromMemorySegment(H, w, (o0 + c) * Short.BYTES, LE)), xv, a0);
+            a1 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromMemorySegment(H, w, (o1 + c) * Short.BYTES, LE)), xv, a1);
+            a2 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromMemorySegment(H, w, (o2 + c) * Short.BYTES, LE)), xv, a2);
+            a3 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromMemorySegment(H, w, (o3 + c) * Short.BYTES, LE)), xv, a3);
+            a4 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromMemorySegment(H, w, (o4 + c) * Short.BYTES, LE)), xv, a4);
+            a5 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromMemorySegment(H, w, (o5 + c) * Short.BYTES, LE)), xv, a5);
+            a6 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromMemorySegment(H, w, (o6 + c) * Short.BYTES, LE)), xv, a6);
+            a7 = PanamaGemv.mulAdd(HalfLanes.bf16(ShortVector.fromMemorySegment(H, w, (o7 + c) * Short.BYTES, LE)), xv, a7);
+        }
+        y[yAt] = bf16Tail(w, o0, x, xOff, bound, cols, PanamaGemv.lanes(a0, tmp));
+        y[yAt + 1] = bf16Tail(w, o1, x, xOff, bound, cols, PanamaGemv.lanes(a1, tmp));
+        y[yAt + 2] = bf16Tail(w, o2, x, xOff, bound, cols, PanamaGemv.lanes(a2, tmp));
+        y[yAt + 3] = bf16Tail(w, o3, x, xOff, bound, cols, PanamaGemv.lanes(a3, tmp));
+        y[yAt + 4] = bf16Tail(w, o4, x, xOff, bound, cols, PanamaGemv.lanes(a4, tmp));
+        y[yAt + 5] = bf16Tail(w, o5, x, xOff, bound, cols, PanamaGemv.lanes(a5, tmp));
+        y[yAt + 6] = bf16Tail(w, o6, x, xOff, bound, cols, PanamaGemv.lanes(a6, tmp));
+        y[yAt + 7] = bf16Tail(w, o7, x, xOff, bound, cols, PanamaGemv.lanes(a7, tmp));
     }
 
     /** Rows o, o + ld, o + 2·ld, o + 3·ld (element offsets) into y[yAt .. yAt + 4). */
