@@ -591,6 +591,62 @@ final class PanamaGemm {
     }
 
     /**
+     * Sixteen rows of 16 floats (row r at {@code src[s + r·ld ..]}; 512-bit vectors only) transposed by four rounds
+     * of zips (vector i with vector i + 8): output vector t, stored at {@code dst[d + t·dstStride ..]}, is column t of
+     * the block. 64 two-source permutes per 256 floats, where the gathers this replaces in the transposed B pack took
+     * one k index from 16 rows at a time. The rounds run two by two through {@code tmp} (256 floats, in L1): all four
+     * in one method passed C2's node-count inlining cutoff and left the last zips as calls.
+     */
+    static void transpose16(float[] src, int s, int ld, float[] tmp, float[] dst, int d, int dstStride) {
+        zip16Twice(src, s, ld, tmp, 0, 16);
+        zip16Twice(tmp, 0, 16, dst, d, dstStride);
+    }
+
+    /** Two rounds of {@link #transpose16}: 16 vectors in (vector i at {@code src[s + i·ld]}), 16 out. */
+    private static void zip16Twice(float[] src, int s, int ld, float[] dst, int d, int dstStride) {
+        FloatVector v0 = FloatVector.fromArray(F, src, s + 0 * ld);
+        FloatVector v1 = FloatVector.fromArray(F, src, s + 1 * ld);
+        FloatVector v2 = FloatVector.fromArray(F, src, s + 2 * ld);
+        FloatVector v3 = FloatVector.fromArray(F, src, s + 3 * ld);
+        FloatVector v4 = FloatVector.fromArray(F, src, s + 4 * ld);
+        FloatVector v5 = FloatVector.fromArray(F, src, s + 5 * ld);
+        FloatVector v6 = FloatVector.fromArray(F, src, s + 6 * ld);
+        FloatVector v7 = FloatVector.fromArray(F, src, s + 7 * ld);
+        FloatVector v8 = FloatVector.fromArray(F, src, s + 8 * ld);
+        FloatVector v9 = FloatVector.fromArray(F, src, s + 9 * ld);
+        FloatVector v10 = FloatVector.fromArray(F, src, s + 10 * ld);
+        FloatVector v11 = FloatVector.fromArray(F, src, s + 11 * ld);
+        FloatVector v12 = FloatVector.fromArray(F, src, s + 12 * ld);
+        FloatVector v13 = FloatVector.fromArray(F, src, s + 13 * ld);
+        FloatVector v14 = FloatVector.fromArray(F, src, s + 14 * ld);
+        FloatVector v15 = FloatVector.fromArray(F, src, s + 15 * ld);
+        FloatVector w0 = zipLo(v0, v8), w1 = zipHi(v0, v8);
+        FloatVector w2 = zipLo(v1, v9), w3 = zipHi(v1, v9);
+        FloatVector w4 = zipLo(v2, v10), w5 = zipHi(v2, v10);
+        FloatVector w6 = zipLo(v3, v11), w7 = zipHi(v3, v11);
+        FloatVector w8 = zipLo(v4, v12), w9 = zipHi(v4, v12);
+        FloatVector w10 = zipLo(v5, v13), w11 = zipHi(v5, v13);
+        FloatVector w12 = zipLo(v6, v14), w13 = zipHi(v6, v14);
+        FloatVector w14 = zipLo(v7, v15), w15 = zipHi(v7, v15);
+        zipLo(w0, w8).intoArray(dst, d + 0 * dstStride);
+        zipHi(w0, w8).intoArray(dst, d + 1 * dstStride);
+        zipLo(w1, w9).intoArray(dst, d + 2 * dstStride);
+        zipHi(w1, w9).intoArray(dst, d + 3 * dstStride);
+        zipLo(w2, w10).intoArray(dst, d + 4 * dstStride);
+        zipHi(w2, w10).intoArray(dst, d + 5 * dstStride);
+        zipLo(w3, w11).intoArray(dst, d + 6 * dstStride);
+        zipHi(w3, w11).intoArray(dst, d + 7 * dstStride);
+        zipLo(w4, w12).intoArray(dst, d + 8 * dstStride);
+        zipHi(w4, w12).intoArray(dst, d + 9 * dstStride);
+        zipLo(w5, w13).intoArray(dst, d + 10 * dstStride);
+        zipHi(w5, w13).intoArray(dst, d + 11 * dstStride);
+        zipLo(w6, w14).intoArray(dst, d + 12 * dstStride);
+        zipHi(w6, w14).intoArray(dst, d + 13 * dstStride);
+        zipLo(w7, w15).intoArray(dst, d + 14 * dstStride);
+        zipHi(w7, w15).intoArray(dst, d + 15 * dstStride);
+    }
+
+    /**
      * ap[dst + p·MR + r] = op(A)[i0 + r, p0 + p], zero for r &ge; mr. A full untransposed micro-panel of 8 rows is
      * transposed by zips when a vector holds at least 8 floats, or gathered with {@code aIdx} (from
      * {@link #gatherMap}; 8 rows at 128 bits); one of 6 rows (the 16-register tile) is copied column by column;
